@@ -1,0 +1,231 @@
+"""Typed run configuration: YAML file + dotted `key=value` overrides, validated before any work."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from spectral_jax.model_config import ModelConfig
+
+KINDS = ("q", "k", "v", "o", "mlp_in", "mlp_out", "mlp_gate", "embed", "unembed")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunConfig(_Section):
+    """Where the run lives and how it is seeded."""
+
+    dir: str = "runs/default"
+    seed: int = 0
+    allow_config_change: bool = False
+
+
+class DataConfig(_Section):
+    """Which corpus feeds the model and how it is tokenised."""
+
+    corpus: Literal["shakespeare", "text", "tokens", "synthetic"] = "shakespeare"
+    path: str | None = None  # text: a file, directory or glob; tokens: a .bin file (train split)
+    val_path: str | None = None  # tokens: an optional separate validation .bin
+    token_dtype: Literal["uint16", "uint32"] = "uint16"  # tokens corpus only
+    tokenizer: Literal["bpe", "byte"] = "bpe"  # text corpora; the vocab size is model.vocab_size
+    val_fraction: float = Field(0.05, gt=0.0, lt=0.5)
+    cache_dir: str | None = None  # where trained tokenizers and token arrays are cached
+    synthetic_tokens: int = 200_000  # synthetic corpus length
+
+
+class OptimConfig(_Section):
+    """Optimizer, schedule and clipping (optax)."""
+
+    name: Literal["adamw", "sgd"] = "adamw"
+    lr: float = Field(3e-3, gt=0.0)
+    min_lr_ratio: float = Field(0.1, ge=0.0, le=1.0)  # cosine decays to lr * min_lr_ratio
+    warmup_steps: int = Field(50, ge=0)
+    schedule: Literal["cosine", "constant"] = "cosine"
+    weight_decay: float = Field(0.1, ge=0.0)
+    b1: float = 0.9
+    b2: float = 0.95
+    eps: float = 1e-8
+    momentum: float = 0.9  # sgd only
+    nesterov: bool = False  # sgd only
+    grad_clip: float | None = 1.0  # global-norm clip; null disables
+
+
+class TrainConfig(_Section):
+    """Length of the run and how often it logs, evaluates and checkpoints."""
+
+    steps: int = Field(300, ge=1)
+    batch_size: int = Field(16, ge=1)  # global batch, in sequences
+    seq_len: int = Field(128, ge=2)
+    grad_accum: int = Field(1, ge=1)  # micro-batches per step; batch_size must divide evenly
+    log_every: int = Field(10, ge=1)
+    eval_every: int = Field(100, ge=0)  # 0 disables validation
+    eval_batches: int = Field(4, ge=1)
+    checkpoint_every: int = Field(100, ge=0)  # 0: only the final (and SIGTERM) checkpoint
+    keep_checkpoints: int = Field(3, ge=1)
+    progress: bool = True  # progress bar when stdout is a TTY
+
+    @model_validator(mode="after")
+    def _check_accum(self) -> TrainConfig:
+        if self.batch_size % self.grad_accum:
+            raise ValueError(
+                f"train.batch_size ({self.batch_size}) must be divisible by "
+                f"train.grad_accum ({self.grad_accum})"
+            )
+        return self
+
+
+class SpectralConfig(_Section):
+    """The spectral probe: which matrices, how often, by which method."""
+
+    every: int = Field(25, ge=0)  # 0 disables the probe
+    method: Literal["auto", "svd", "gram", "gram64"] = "auto"
+    kinds: list[str] | None = None  # null: every kind the model has
+    save_sigma: bool = True
+    tb_images_every: int = Field(10, ge=1)  # heatmap images every N snapshots
+
+    @model_validator(mode="after")
+    def _check_kinds(self) -> SpectralConfig:
+        for kind in self.kinds or []:
+            if kind not in KINDS:
+                close = difflib.get_close_matches(kind, KINDS, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ValueError(f"spectral.kinds: unknown kind '{kind}'{hint}")
+        return self
+
+
+class MeshConfig(_Section):
+    """Device mesh: data parallel over every device unless told otherwise."""
+
+    data: int = -1  # devices along the data axis; -1 means all devices
+
+
+class Config(_Section):
+    """A whole run. Every field is reachable as a dotted key, e.g. `optim.lr=1e-3`."""
+
+    run: RunConfig = RunConfig()
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    optim: OptimConfig = OptimConfig()
+    train: TrainConfig = TrainConfig()
+    spectral: SpectralConfig = SpectralConfig()
+    mesh: MeshConfig = MeshConfig()
+
+    @model_validator(mode="after")
+    def _check_cross(self) -> Config:
+        if self.train.seq_len > self.model.max_seq_len:
+            raise ValueError(
+                f"train.seq_len ({self.train.seq_len}) exceeds model.max_seq_len "
+                f"({self.model.max_seq_len})"
+            )
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the offending key."""
+
+
+def _all_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in model.model_fields.items():
+        sub = field.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            keys.extend(_all_keys(sub, f"{prefix}{name}."))
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def _closest_hint(key: str) -> str:
+    close = difflib.get_close_matches(key, _all_keys(Config), n=1, cutoff=0.5)
+    return f" (closest valid key: '{close[0]}')" if close else ""
+
+
+def _parse_value(text: str) -> Any:
+    """Parse an override value the way YAML would (numbers, bools, null, lists)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"config key '{key}': '{part}' is not a section{_closest_hint(key)}")
+        node = child
+    node[parts[-1]] = value
+
+
+def apply_overrides(tree: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `a.b=value` strings to a nested dict (in place) and return it."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' is not of the form key=value")
+        key, text = item.split("=", 1)
+        _set_dotted(tree, key.strip(), _parse_value(text))
+    return tree
+
+
+def _format_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return f"unknown config key '{key}'{_closest_hint(key)}"
+    value = first.get("input")
+    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    where = f"config key '{key}'" if key else "config"
+    return f"{where}: {first['msg']}{shown}"
+
+
+def validate(tree: dict[str, Any]) -> Config:
+    """Validate a nested dict into a Config, raising ConfigError that names the key."""
+    try:
+        return Config.model_validate(tree)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err)) from None
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
+    """Load a YAML config file (or the defaults) and apply dotted overrides."""
+    tree: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            tree = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+        if not isinstance(tree, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    apply_overrides(tree, overrides or [])
+    return validate(tree)
+
+
+def diff_configs(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two resolved config dicts."""
+    keys = sorted(set(old) | set(new))
+    out = []
+    for k in keys:
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.extend(diff_configs(a, b, f"{prefix}{k}."))
+        elif a != b:
+            out.append(f"{prefix}{k}")
+    return out
+
+
+def save_config(config: Config, path: Path) -> None:
+    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
