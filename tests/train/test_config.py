@@ -1,0 +1,68 @@
+"""Config loading: defaults, overrides, and errors that name the key (CLI exits 2)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from train.config import ConfigError, diff_configs, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_overrides_are_typed() -> None:
+    cfg = load_config(REPO / "configs/demo.yaml", ["optim.lr=1e-4", "model.n_layers=2",
+                                                   "spectral.kinds=[q, v]", "optim.grad_clip=null"])
+    assert cfg.optim.lr == pytest.approx(1e-4)
+    assert cfg.model.n_layers == 2
+    assert cfg.spectral.kinds == ["q", "v"]
+    assert cfg.optim.grad_clip is None
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("optim.lrr=1", "unknown config key 'optim.lrr' (closest valid key: 'optim.lr')"),
+        ("trian.steps=3", "closest valid key: 'train.steps'"),
+        ("model.n_layers=abc", "config key 'model.n_layers'"),
+        ("train.batch_size=-1", "config key 'train.batch_size'"),
+        ("optim.name=lion", "config key 'optim.name'"),
+        ("spectral.kinds=[qq]", "unknown kind 'qq' (did you mean 'q'?)"),
+        ("train.seq_len=4096", "train.seq_len (4096) exceeds model.max_seq_len"),
+        ("model.n_heads=3", "must be divisible by model.n_heads"),
+        ("train.grad_accum=3", "must be divisible by train.grad_accum"),
+        ("noequals", "not of the form key=value"),
+    ],
+)
+def test_bad_config_names_the_key(override: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(REPO / "configs/demo.yaml", [override])
+    assert expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_diff_configs_lists_dotted_keys() -> None:
+    a = load_config(None).to_dict()
+    b = load_config(None, ["optim.lr=1", "train.steps=7"]).to_dict()
+    assert diff_configs(a, b) == ["optim.lr", "train.steps"]
+
+
+def test_cli_exits_2_before_any_work(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "train", "--config", str(REPO / "configs/demo.yaml"),
+         f"run.dir={run_dir}", "optim.lrr=3"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "unknown config key 'optim.lrr' (closest valid key: 'optim.lr')" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not run_dir.exists()

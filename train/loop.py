@@ -1,0 +1,199 @@
+"""The training loop: one flat, readable loop from config to checkpoints, logs and spectra."""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import jax
+import numpy as np
+from flax import nnx
+from tqdm import tqdm
+
+from spectral_jax.model import Transformer, flops_per_token
+from train.checkpoint import Checkpointer
+from train.config import Config
+from train.corpora import load_corpus
+from train.data import TrainLoader, validation_batches
+from train.mesh import global_batch, make_mesh, replicated
+from train.metrics_log import MetricsLogger
+from train.monitor import SpectralMonitor
+from train.optim import make_optimizer
+from train.run_dir import prepare_run_dir
+from train.step import init_state, make_eval_step, make_train_step
+from train.throughput import mfu
+
+log = logging.getLogger("spectral_jax.train")
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced NaN/Inf; the message names the step."""
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or preempted) run reports back."""
+
+    run_dir: Path
+    final_step: int
+    final_loss: float | None
+    final_val_loss: float | None
+    preempted: bool
+
+
+class _Preemption:
+    """Turns SIGTERM into a flag the loop polls, so it can checkpoint and exit cleanly."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> _Preemption:
+        try:
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        except ValueError:  # not the main thread (e.g. a notebook worker): no handler
+            self._previous = None
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+def _is_probe_step(step: int, every: int, last: int) -> bool:
+    return every > 0 and (step % every == 0 or step == last)
+
+
+def _check_finite(step: int, values: dict[str, float]) -> None:
+    for name in ("loss", "grad_norm"):
+        if name in values and not math.isfinite(values[name]):
+            raise NonFiniteLossError(
+                f"{name} is {values[name]} at step {step}; stopping (the last good checkpoint "
+                "is kept)"
+            )
+
+
+def evaluate(eval_step, params, batches, mesh) -> float:  # noqa: ANN001
+    """Mean validation loss over fixed batches."""
+    losses = [eval_step(params, global_batch(b, mesh)) for b in batches]
+    return float(np.mean(jax.device_get(losses)))
+
+
+def train(config: Config) -> TrainResult:
+    """Run (or resume) the training described by `config`; returns the final figures."""
+    is_primary = jax.process_index() == 0
+    run_dir = prepare_run_dir(config, is_primary=is_primary)
+    tcfg = config.train
+    mesh = make_mesh(config.mesh)
+
+    corpus = load_corpus(config.data, config.model.vocab_size)
+    loader = TrainLoader(
+        corpus.train, tcfg.seq_len, tcfg.batch_size, config.run.seed,
+        process_index=jax.process_index(), process_count=jax.process_count(),
+    )
+    val_batches = validation_batches(
+        corpus.val, tcfg.seq_len, tcfg.batch_size, tcfg.eval_batches,
+        process_index=jax.process_index(), process_count=jax.process_count(),
+    ) if tcfg.eval_every else []
+
+    model = Transformer(config.model, rngs=nnx.Rngs(config.run.seed))
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    del model
+    tx, schedule = make_optimizer(config.optim, tcfg.steps)
+    state = jax.device_put(init_state(params, tx), replicated(mesh))
+
+    checkpointer = Checkpointer(run_dir / "checkpoints", tcfg.keep_checkpoints)
+    start = checkpointer.latest_step() or 0
+    if start:
+        state, data_state = checkpointer.restore(start, state)
+        loader.set_state(data_state)
+        log.info("resumed %s from step %d", run_dir, start)
+
+    train_step = make_train_step(
+        graphdef, rest, tx, schedule, mesh, grad_accum=tcfg.grad_accum,
+        dropout=config.model.dropout > 0, seed=config.run.seed,
+    )
+    eval_step = make_eval_step(graphdef, rest, mesh)
+    logger = MetricsLogger(run_dir, resume_step=start or None, enabled=is_primary)
+    monitor = SpectralMonitor.create(config, graphdef, rest, run_dir, mesh, is_primary, start)
+    tokens_per_step = tcfg.batch_size * tcfg.seq_len
+    model_flops = flops_per_token(config.model, tcfg.seq_len)
+
+    last = tcfg.steps
+    result = TrainResult(run_dir, start, None, None, preempted=False)
+    show_bar = tcfg.progress and sys.stdout.isatty() and is_primary
+    bar = tqdm(total=last, initial=start, disable=not show_bar, unit="step", dynamic_ncols=True)
+    pending: tuple[int, dict] | None = None  # metrics fetched one step late: no device stall
+    interval_start, interval_steps = time.perf_counter(), 0
+
+    def drain(pending: tuple[int, dict]) -> dict[str, float]:
+        nonlocal interval_start, interval_steps
+        step, device_metrics = pending
+        values = {k: float(v) for k, v in jax.device_get(device_metrics).items()}
+        _check_finite(step, values)
+        result.final_loss = values["loss"]
+        if step % tcfg.log_every == 0 or step == last:
+            elapsed = time.perf_counter() - interval_start
+            tok_s = tokens_per_step * interval_steps / max(elapsed, 1e-9)
+            values["tokens_per_s"] = tok_s
+            utilisation = mfu(tok_s, model_flops)
+            if utilisation is not None:
+                values["mfu"] = utilisation
+            logger.log(step, values)
+            bar.set_postfix(loss=f"{values['loss']:.3f}", tok_s=f"{tok_s:,.0f}")
+            interval_start, interval_steps = time.perf_counter(), 0
+        return values
+
+    with _Preemption() as preemption:
+        try:
+            if monitor is not None and _is_probe_step(start, monitor.every, last):
+                monitor.probe(state["params"], start)
+            for step in range(start + 1, last + 1):
+                if preemption.requested or checkpointer.reached_preemption(step - 1):
+                    if pending is not None:
+                        drain(pending)
+                        pending = None
+                    if checkpointer.latest_step() != step - 1:
+                        checkpointer.save(step - 1, state, loader.get_state())
+                    result.preempted, result.final_step = True, step - 1
+                    log.warning("preempted: saved checkpoint at step %d", step - 1)
+                    break
+                batch = global_batch(next(loader), mesh)
+                state, metrics = train_step(state, batch)
+                interval_steps += 1
+                if pending is not None:
+                    drain(pending)
+                pending = (step, metrics)
+                bar.update(1)
+                if monitor is not None and _is_probe_step(step, monitor.every, last):
+                    monitor.probe(state["params"], step)
+                if tcfg.eval_every and (step % tcfg.eval_every == 0 or step == last):
+                    result.final_val_loss = evaluate(eval_step, state["params"], val_batches, mesh)
+                    logger.log(step, {"val_loss": result.final_val_loss}, prefix="eval")
+                save_now = step == last or (
+                    tcfg.checkpoint_every and step % tcfg.checkpoint_every == 0
+                )
+                if save_now:
+                    drain(pending)  # never checkpoint a non-finite state
+                    pending = None
+                    checkpointer.save(step, state, loader.get_state())
+                result.final_step = step
+            if pending is not None:
+                drain(pending)
+        finally:
+            bar.close()
+            checkpointer.wait()
+            checkpointer.close()
+            if monitor is not None:
+                monitor.close()
+            logger.close()
+    return result
