@@ -82,7 +82,7 @@ def _check_finite(step: int, values: dict[str, float]) -> None:
             )
 
 
-def evaluate(eval_step, params, batches, mesh) -> float:  # noqa: ANN001
+def evaluate(eval_step, params, batches, mesh) -> float:
     """Mean validation loss over fixed batches."""
     losses = [eval_step(params, global_batch(b, mesh)) for b in batches]
     return float(np.mean(jax.device_get(losses)))

@@ -12,9 +12,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from tensorboardX import SummaryWriter  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from tensorboardX import SummaryWriter
 
 HEATMAP_METRICS = ("stable_rank", "alpha")
 

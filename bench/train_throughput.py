@@ -1,0 +1,75 @@
+"""Print training throughput (tokens/s, and MFU where the chip's peak is known).
+
+Usage: python bench/train_throughput.py [--configs configs/demo.yaml configs/custom_30m.yaml]
+       [--steps 30] [key=value ...]
+Runs each config for a few steps in a temp dir (no spectral probe, no eval) and reports the
+steady-state figures, excluding compilation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import jax
+import numpy as np
+from flax import nnx
+
+from spectral_jax.model import Transformer, count_params, flops_per_token
+from train.config import load_config
+from train.data import TrainLoader
+from train.mesh import global_batch, make_mesh, replicated
+from train.optim import make_optimizer
+from train.step import init_state, make_train_step
+from train.throughput import mfu
+
+
+def measure(config_path: str, steps: int, overrides: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = load_config(config_path, [*overrides, f"run.dir={tmp}"])
+    mesh = make_mesh(cfg.mesh)
+    model = Transformer(cfg.model, rngs=nnx.Rngs(0))
+    n_params = count_params(model)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    tx, schedule = make_optimizer(cfg.optim, cfg.train.steps)
+    state = jax.device_put(init_state(params, tx), replicated(mesh))
+    step_fn = make_train_step(graphdef, rest, tx, schedule, mesh, grad_accum=cfg.train.grad_accum)
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, cfg.model.vocab_size, size=200_000 + cfg.train.seq_len, dtype=np.int32)
+    loader = TrainLoader(tokens, cfg.train.seq_len, cfg.train.batch_size, seed=0)
+    batches = [global_batch(next(loader), mesh) for _ in range(4)]
+    t0 = time.perf_counter()
+    state, metrics = step_fn(state, batches[0])
+    jax.block_until_ready(metrics)
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for i in range(steps):
+        state, metrics = step_fn(state, batches[i % len(batches)])
+    jax.block_until_ready(metrics)
+    elapsed = time.perf_counter() - t0
+    tok_s = steps * cfg.train.batch_size * cfg.train.seq_len / elapsed
+    util = mfu(tok_s, flops_per_token(cfg.model, cfg.train.seq_len))
+    mfu_text = "n/a (no known peak)" if util is None else f"{100 * util:.1f}%"
+    print(
+        f"{config_path}: {n_params / 1e6:.2f}M params, batch {cfg.train.batch_size}x"
+        f"{cfg.train.seq_len}: {1e3 * elapsed / steps:.1f} ms/step, {tok_s:,.0f} tokens/s, "
+        f"MFU {mfu_text}, first step (compile) {compile_s:.1f} s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--configs", nargs="+",
+                        default=["configs/demo.yaml", "configs/custom_30m.yaml"])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args()
+    device = jax.devices()[0]
+    print(f"device: {device.platform} {device.device_kind} x{jax.device_count()}")
+    for path in args.configs:
+        measure(path, args.steps, args.overrides)
+
+
+if __name__ == "__main__":
+    main()

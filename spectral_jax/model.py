@@ -1,0 +1,164 @@
+"""A decoder-only transformer in Flax NNX, written so every weight matrix is visible to the probe.
+
+Pre-norm GPT: token embedding (+ learned positions, or rotary in attention), `n_layers` blocks of
+causal self-attention and an MLP, a final norm, and an (optionally tied) unembedding. Q, K, V and
+O are separate `nnx.Linear` layers, so each is one matrix of the naming contract.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from spectral_jax.model_config import ModelConfig
+
+
+def _dtype(name: str) -> jnp.dtype:
+    return jnp.dtype(name)
+
+
+def _linear(cfg: ModelConfig, d_in: int, d_out: int, std: float, rngs: nnx.Rngs) -> nnx.Linear:
+    return nnx.Linear(
+        d_in, d_out, use_bias=cfg.use_bias,
+        kernel_init=nnx.initializers.normal(std), bias_init=nnx.initializers.zeros_init(),
+        dtype=_dtype(cfg.dtype), param_dtype=_dtype(cfg.param_dtype), rngs=rngs,
+    )
+
+
+def _norm(cfg: ModelConfig, rngs: nnx.Rngs) -> nnx.Module:
+    kwargs = {"dtype": _dtype(cfg.dtype), "param_dtype": _dtype(cfg.param_dtype), "rngs": rngs,
+              "epsilon": 1e-5}
+    if cfg.norm == "rmsnorm":
+        return nnx.RMSNorm(cfg.d_model, **kwargs)
+    return nnx.LayerNorm(cfg.d_model, use_bias=cfg.use_bias, **kwargs)
+
+
+def rotary(x: jax.Array, positions: jax.Array) -> jax.Array:
+    """Rotary position embedding (RoFormer) on `x[B, T, H, D]`, rotating pairs of halves."""
+    half = x.shape[-1] // 2
+    freqs = 1.0 / (10_000.0 ** (jnp.arange(half, dtype=jnp.float32) / half))
+    angles = positions[:, None].astype(jnp.float32) * freqs[None, :]  # [T, half]
+    sin, cos = jnp.sin(angles)[None, :, None, :], jnp.cos(angles)[None, :, None, :]
+    x1, x2 = x[..., :half].astype(jnp.float32), x[..., half:].astype(jnp.float32)
+    out = jnp.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
+    return out.astype(x.dtype)
+
+
+class Attention(nnx.Module):
+    """Causal multi-head self-attention with separate Q, K, V, O projections."""
+
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs) -> None:
+        inner = cfg.n_heads * cfg.head_dim
+        out_std = cfg.init_std / math.sqrt(2 * cfg.n_layers)
+        self.q = _linear(cfg, cfg.d_model, inner, cfg.init_std, rngs)
+        self.k = _linear(cfg, cfg.d_model, inner, cfg.init_std, rngs)
+        self.v = _linear(cfg, cfg.d_model, inner, cfg.init_std, rngs)
+        self.o = _linear(cfg, inner, cfg.d_model, out_std, rngs)
+        self.n_heads, self.head_dim = cfg.n_heads, cfg.head_dim
+        self.use_rotary = cfg.positions == "rotary"
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        b, t, _ = x.shape
+        split = (b, t, self.n_heads, self.head_dim)
+        q, k, v = (proj(x).reshape(split) for proj in (self.q, self.k, self.v))
+        if self.use_rotary:
+            positions = jnp.arange(t)
+            q, k = rotary(q, positions), rotary(k, positions)
+        # Scores and softmax in float32 whatever the compute dtype.
+        scores = jnp.einsum("bqhd,bkhd->bhqk", q.astype(jnp.float32), k.astype(jnp.float32))
+        scores = scores / math.sqrt(self.head_dim)
+        causal = jnp.tril(jnp.ones((t, t), dtype=bool))
+        scores = jnp.where(causal[None, None], scores, jnp.finfo(jnp.float32).min)
+        weights = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
+        out = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(b, t, -1)
+        return self.o(out)
+
+
+class MLP(nnx.Module):
+    """GELU MLP (mlp_in → gelu → mlp_out), or SwiGLU with an extra `mlp_gate` matrix."""
+
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs) -> None:
+        out_std = cfg.init_std / math.sqrt(2 * cfg.n_layers)
+        self.mlp_in = _linear(cfg, cfg.d_model, cfg.d_ff, cfg.init_std, rngs)
+        self.mlp_gate = (
+            _linear(cfg, cfg.d_model, cfg.d_ff, cfg.init_std, rngs) if cfg.mlp == "swiglu" else None
+        )
+        self.mlp_out = _linear(cfg, cfg.d_ff, cfg.d_model, out_std, rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if self.mlp_gate is None:
+            hidden = jax.nn.gelu(self.mlp_in(x))
+        else:
+            hidden = jax.nn.silu(self.mlp_gate(x)) * self.mlp_in(x)
+        return self.mlp_out(hidden)
+
+
+class Block(nnx.Module):
+    """Pre-norm residual block: x + attn(norm(x)), then x + mlp(norm(x))."""
+
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs) -> None:
+        self.norm_attn = _norm(cfg, rngs)
+        self.attn = Attention(cfg, rngs=rngs)
+        self.norm_mlp = _norm(cfg, rngs)
+        self.mlp = MLP(cfg, rngs=rngs)
+        self.dropout = nnx.Dropout(cfg.dropout)
+
+    def __call__(self, x: jax.Array, deterministic: bool, rngs: nnx.Rngs | None) -> jax.Array:
+        x = x + self.dropout(self.attn(self.norm_attn(x)), deterministic=deterministic, rngs=rngs)
+        return x + self.dropout(self.mlp(self.norm_mlp(x)), deterministic=deterministic, rngs=rngs)
+
+
+class Transformer(nnx.Module):
+    """Decoder-only language model; `model(tokens[B, T]) -> float32 logits[B, T, vocab]`."""
+
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs) -> None:
+        self.cfg = cfg
+        dtype, param_dtype = _dtype(cfg.dtype), _dtype(cfg.param_dtype)
+        init = nnx.initializers.normal(cfg.init_std)
+        self.embed = nnx.Embed(cfg.vocab_size, cfg.d_model, embedding_init=init, dtype=dtype,
+                               param_dtype=param_dtype, rngs=rngs)
+        self.pos_embed = (
+            nnx.Embed(cfg.max_seq_len, cfg.d_model, embedding_init=init, dtype=dtype,
+                      param_dtype=param_dtype, rngs=rngs)
+            if cfg.positions == "learned" else None
+        )
+        self.blocks = nnx.List([Block(cfg, rngs=rngs) for _ in range(cfg.n_layers)])
+        self.norm_out = _norm(cfg, rngs)
+        self.unembed = (
+            None if cfg.tied_embeddings
+            else nnx.Linear(cfg.d_model, cfg.vocab_size, use_bias=False, kernel_init=init,
+                            dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        )
+        self.dropout = nnx.Dropout(cfg.dropout)
+
+    def __call__(
+        self, tokens: jax.Array, *, deterministic: bool = True, rngs: nnx.Rngs | None = None
+    ) -> jax.Array:
+        t = tokens.shape[1]
+        if t > self.cfg.max_seq_len:
+            raise ValueError(f"sequence length {t} exceeds model.max_seq_len {self.cfg.max_seq_len}")
+        x = self.embed(tokens)
+        if self.pos_embed is not None:
+            x = x + self.pos_embed(jnp.arange(t))[None]
+        x = self.dropout(x, deterministic=deterministic, rngs=rngs)
+        for block in self.blocks:
+            x = block(x, deterministic, rngs)
+        x = self.norm_out(x)
+        logits = self.embed.attend(x) if self.unembed is None else self.unembed(x)
+        return logits.astype(jnp.float32)
+
+
+def count_params(model: nnx.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(int(x.size) for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+
+
+def flops_per_token(cfg: ModelConfig, seq_len: int) -> float:
+    """Training FLOPs per token: 6·N (non-embedding matmuls) + 12·L·d·T (attention), PaLM-style."""
+    mlp_mats = 3 if cfg.mlp == "swiglu" else 2
+    per_layer = 4 * cfg.d_model * cfg.n_heads * cfg.head_dim + mlp_mats * cfg.d_model * cfg.d_ff
+    n_matmul = cfg.n_layers * per_layer + cfg.d_model * cfg.vocab_size  # + the unembedding
+    return 6.0 * n_matmul + 12.0 * cfg.n_layers * cfg.d_model * seq_len
