@@ -51,8 +51,12 @@ def _alpha_rank(s: jax.Array, s1: jax.Array) -> jax.Array:
     return jnp.where(count >= 2, -slope, jnp.nan)
 
 
+@jax.jit
 def spectral_metrics(sigma: jax.Array) -> dict[str, jax.Array]:
-    """Every metric of `METRIC_NAMES` for spectra `sigma[..., k]`; returns arrays `[...]`."""
+    """Every metric of `METRIC_NAMES` for spectra `sigma[..., k]`; returns arrays `[...]`.
+
+    Jitted (compiled once per input shape) and vmappable.
+    """
     sigma = jnp.asarray(sigma, jnp.float32)
     k = sigma.shape[-1]
     sigma = -jnp.sort(-sigma, axis=-1)  # descending, whatever the caller passed

@@ -3,7 +3,8 @@
 Methods:
 - `svd`: values-only SVD in float32 (`jnp.linalg.svd(compute_uv=False)`).
 - `gram`: λ = eigvalsh(W·Wᵀ) of the smaller Gram matrix, built at `precision=HIGHEST`, σ = √λ.
-  Eigenvalues carry an absolute error ≈ ε·λ1, so σi has relative error ≈ ε·(σ1/σi)²
+  Eigenvalues carry an absolute error ≈ ε·λ1 (times a factor ≤ k), so σi has relative
+  error ≈ ε·(σ1/σi)²
   (ε = 2⁻²³ ≈ 1.2e-7 in float32): σ below ~3e-3·σ1 are approximate, and λ below k·ε·λ1 —
   pure round-off — are set to 0. Fast on GPUs, where batched SVD is slow.
 - `gram64`: the same Gram route in float64 (exact to float32 output precision).
@@ -13,6 +14,7 @@ Methods:
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import jax
@@ -50,11 +52,18 @@ def _gram_eigvals(w: jax.Array) -> jax.Array:
 
 
 def singular_values(matrices: jax.Array, method: str = "auto") -> jax.Array:
-    """All singular values of `matrices[..., m, n]`, descending, float32 `[..., min(m, n)]`."""
+    """All singular values of `matrices[..., m, n]`, descending, float32 `[..., min(m, n)]`.
+
+    Jitted per (shape, method); usable inside jit and vmap.
+    """
     matrices = jnp.asarray(matrices)
     if matrices.ndim < 2:
         raise ValueError(f"singular_values needs [..., m, n] matrices, got shape {matrices.shape}")
-    method = resolve_method(method)
+    return _singular_values(matrices, resolve_method(method))
+
+
+@functools.partial(jax.jit, static_argnames="method")
+def _singular_values(matrices: jax.Array, method: str) -> jax.Array:
     w = matrices.astype(jnp.float32)
     if method == "svd":
         return jnp.linalg.svd(w, compute_uv=False)
