@@ -14,6 +14,7 @@ import grain
 import numpy as np
 
 Batch = dict[str, np.ndarray]
+_EPOCHS = 1 << 40  # windows served before the iterator ends: about 10^12
 
 
 def _check(tokens: np.ndarray, seq_len: int, batch_size: int, process_count: int) -> int:
@@ -53,7 +54,7 @@ class TrainLoader:
         dataset = (
             grain.MapDataset.range(n_windows)
             .shuffle(seed=seed)
-            .repeat(None)
+            .repeat(_EPOCHS // n_windows)  # effectively endless (grain's len() must fit)
             .batch(batch_size)
             .map(read)
         )
