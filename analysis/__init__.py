@@ -1,0 +1,25 @@
+"""Post-hoc analysis of spectra stores: the spectral lifecycle with error bars.
+
+Notebook API::
+
+    from analysis import load_run, compression_wave, alpha_profile, qk_v_asymmetry
+    from analysis import fit_two_timescale, fit_scaling_law, scaling_from_runs
+    run = load_run("runs/demo")
+    compression_wave(run).speed, alpha_profile(run).vertex_ci
+
+Command line: `python -m analysis report RUN` and `python -m analysis scaling RUN [RUN ...]`.
+This package reads runs; it never imports the trainer.
+"""
+
+from analysis.asymmetry import AsymmetryResult, qk_v_asymmetry
+from analysis.profile import ProfileResult, alpha_profile
+from analysis.run import Run, RunError, load_run
+from analysis.scaling import ScalingResult, fit_scaling_law, scaling_from_runs
+from analysis.two_timescale import TwoTimescaleResult, fit_two_timescale
+from analysis.wave import WaveResult, compression_wave
+
+__all__ = [
+    "AsymmetryResult", "ProfileResult", "Run", "RunError", "ScalingResult",
+    "TwoTimescaleResult", "WaveResult", "alpha_profile", "compression_wave", "fit_scaling_law",
+    "fit_two_timescale", "load_run", "qk_v_asymmetry", "scaling_from_runs",
+]

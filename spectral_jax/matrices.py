@@ -1,4 +1,14 @@
-"""The probed matrices of a model, named `(layer, kind)` as in DESIGN.md "Matrix naming"."""
+"""The probed matrices of a model, named `(layer, kind)` as in DESIGN.md "Matrix naming".
+
+Every matrix is returned float32 in `[in, out]` orientation (the layout of `nnx.Linear.kernel`):
+q/k/v `d_model x heads*head_dim`, o `heads*head_dim x d_model`, mlp_in/mlp_gate `d_model x d_ff`,
+mlp_out `d_ff x d_model`; embed `vocab x d_model` and unembed `d_model x vocab` (untied models
+only) at layer -1.
+
+Default kinds are the per-layer matrices only (`model_kinds`): the embeddings are one matrix each,
+not part of the depth profiles the paper studies, and their SVD (vocab x d_model) can cost more
+than all blocks together; ask for them with `kinds=[..., "embed", "unembed"]`.
+"""
 
 from __future__ import annotations
 
@@ -15,26 +25,28 @@ GLOBAL_KINDS = ("embed", "unembed")  # layer -1; probed only when asked for
 
 
 def model_kinds(cfg: ModelConfig) -> tuple[str, ...]:
-    """Kinds probed by default: every per-layer matrix (embeddings are opt-in)."""
-    kinds = ["q", "k", "v", "o", "mlp_in", "mlp_out"]
-    if cfg.mlp == "swiglu":
-        kinds.insert(5, "mlp_gate")
-    return tuple(kinds)
+    """Kinds probed by default: every per-layer matrix (`mlp_gate` only for SwiGLU)."""
+    return tuple(k for k in BLOCK_KINDS if k != "mlp_gate" or cfg.mlp == "swiglu")
 
 
 def available_kinds(cfg: ModelConfig) -> tuple[str, ...]:
-    """Every kind this model has, including the layer -1 embedding matrices."""
+    """Every kind this model has: `model_kinds` plus embed (and unembed when untied)."""
     return (*model_kinds(cfg), "embed", *(() if cfg.tied_embeddings else ("unembed",)))
 
 
 def matrix_shapes(cfg: ModelConfig) -> dict[str, tuple[int, int]]:
-    """Shape `[in, out]` of each kind's matrix."""
+    """Shape `(in, out)` of each available kind's matrix (`available_kinds` order)."""
     inner = cfg.n_heads * cfg.head_dim
     shapes = {
-        "q": (cfg.d_model, inner), "k": (cfg.d_model, inner), "v": (cfg.d_model, inner),
-        "o": (inner, cfg.d_model), "mlp_in": (cfg.d_model, cfg.d_ff),
-        "mlp_gate": (cfg.d_model, cfg.d_ff), "mlp_out": (cfg.d_ff, cfg.d_model),
-        "embed": (cfg.vocab_size, cfg.d_model), "unembed": (cfg.d_model, cfg.vocab_size),
+        "q": (cfg.d_model, inner),
+        "k": (cfg.d_model, inner),
+        "v": (cfg.d_model, inner),
+        "o": (inner, cfg.d_model),
+        "mlp_in": (cfg.d_model, cfg.d_ff),
+        "mlp_gate": (cfg.d_model, cfg.d_ff),
+        "mlp_out": (cfg.d_ff, cfg.d_model),
+        "embed": (cfg.vocab_size, cfg.d_model),
+        "unembed": (cfg.d_model, cfg.vocab_size),
     }
     return {k: shapes[k] for k in available_kinds(cfg)}
 
@@ -47,17 +59,30 @@ def kind_layers(cfg: ModelConfig, kinds: Sequence[str]) -> dict[str, list[int]]:
 def named_matrices(
     model: Transformer, kinds: Sequence[str] | None = None
 ) -> dict[tuple[int, str], jax.Array]:
-    """Every probed matrix as float32 `[in, out]`, keyed `(layer, kind)`; works under jit."""
+    """Every probed matrix as float32 `[in, out]`, keyed `(layer, kind)`.
+
+    `kinds=None` means `model_kinds(model.cfg)`. Pure array reads, so it works on a model merged
+    from traced parameters inside `jax.jit` (the probe's own jit).
+    """
     cfg = model.cfg
+    if isinstance(kinds, str):
+        kinds = (kinds,)
     wanted = tuple(kinds) if kinds is not None else model_kinds(cfg)
     unknown = [k for k in wanted if k not in available_kinds(cfg)]
     if unknown:
-        raise ValueError(f"this model has no '{unknown[0]}' matrices")
+        raise ValueError(
+            f"this model has no '{unknown[0]}' matrices (it has: {', '.join(available_kinds(cfg))})"
+        )
     out: dict[tuple[int, str], jax.Array] = {}
     for layer, block in enumerate(model.blocks):
         found = {
-            "q": block.attn.q, "k": block.attn.k, "v": block.attn.v, "o": block.attn.o,
-            "mlp_in": block.mlp.mlp_in, "mlp_gate": block.mlp.mlp_gate, "mlp_out": block.mlp.mlp_out,
+            "q": block.attn.q,
+            "k": block.attn.k,
+            "v": block.attn.v,
+            "o": block.attn.o,
+            "mlp_in": block.mlp.mlp_in,
+            "mlp_gate": block.mlp.mlp_gate,
+            "mlp_out": block.mlp.mlp_out,
         }
         for kind in wanted:
             if kind in found:

@@ -1,8 +1,14 @@
 """A decoder-only transformer in Flax NNX, written so every weight matrix is visible to the probe.
 
-Pre-norm GPT: token embedding (+ learned positions, or rotary in attention), `n_layers` blocks of
-causal self-attention and an MLP, a final norm, and an (optionally tied) unembedding. Q, K, V and
-O are separate `nnx.Linear` layers, so each is one matrix of the naming contract.
+Pre-norm GPT (nanoGPT-like): token embedding (+ learned positions, or rotary in attention),
+`n_layers` blocks of causal self-attention and an MLP, a final norm, and an (optionally tied)
+unembedding. Q, K, V and O are separate `nnx.Linear` layers, so each is one matrix of the naming
+contract (DESIGN.md "Matrix naming"); blocks are a plain Python loop, not a scan, so every layer's
+matrices stay separate parameters.
+
+Use with a pure jitted step: `graphdef, params, rest = nnx.split(model, nnx.Param, ...)` once,
+then `nnx.merge(graphdef, params, rest)(tokens)` inside `jax.jit`. The model holds no RNG state
+(`rest` is empty); dropout keys are passed per call (`rngs=nnx.Rngs(dropout=key)`).
 """
 
 from __future__ import annotations
@@ -16,28 +22,36 @@ from flax import nnx
 from spectral_jax.model_config import ModelConfig
 
 
-def _dtype(name: str) -> jnp.dtype:
-    return jnp.dtype(name)
-
-
 def _linear(cfg: ModelConfig, d_in: int, d_out: int, std: float, rngs: nnx.Rngs) -> nnx.Linear:
     return nnx.Linear(
-        d_in, d_out, use_bias=cfg.use_bias,
-        kernel_init=nnx.initializers.normal(std), bias_init=nnx.initializers.zeros_init(),
-        dtype=_dtype(cfg.dtype), param_dtype=_dtype(cfg.param_dtype), rngs=rngs,
+        d_in,
+        d_out,
+        use_bias=cfg.use_bias,
+        kernel_init=nnx.initializers.normal(std),
+        bias_init=nnx.initializers.zeros_init(),
+        dtype=jnp.dtype(cfg.dtype),
+        param_dtype=jnp.dtype(cfg.param_dtype),
+        rngs=rngs,
     )
 
 
-def _norm(cfg: ModelConfig, rngs: nnx.Rngs) -> nnx.Module:
-    kwargs = {"dtype": _dtype(cfg.dtype), "param_dtype": _dtype(cfg.param_dtype), "rngs": rngs,
-              "epsilon": 1e-5}
+def _norm(cfg: ModelConfig, rngs: nnx.Rngs) -> nnx.LayerNorm | nnx.RMSNorm:
+    kwargs = {
+        "epsilon": 1e-5,
+        "dtype": jnp.dtype(cfg.dtype),
+        "param_dtype": jnp.dtype(cfg.param_dtype),
+        "rngs": rngs,
+    }
     if cfg.norm == "rmsnorm":
         return nnx.RMSNorm(cfg.d_model, **kwargs)
     return nnx.LayerNorm(cfg.d_model, use_bias=cfg.use_bias, **kwargs)
 
 
 def rotary(x: jax.Array, positions: jax.Array) -> jax.Array:
-    """Rotary position embedding (RoFormer) on `x[B, T, H, D]`, rotating pairs of halves."""
+    """Rotary position embedding (RoFormer, GPT-NeoX half-split layout) on `x[B, T, H, D]`.
+
+    Computed in float32 and cast back, so bfloat16 activations keep exact relative angles.
+    """
     half = x.shape[-1] // 2
     freqs = 1.0 / (10_000.0 ** (jnp.arange(half, dtype=jnp.float32) / half))
     angles = positions[:, None].astype(jnp.float32) * freqs[None, :]  # [T, half]
@@ -48,11 +62,15 @@ def rotary(x: jax.Array, positions: jax.Array) -> jax.Array:
 
 
 class Attention(nnx.Module):
-    """Causal multi-head self-attention with separate Q, K, V, O projections."""
+    """Causal multi-head self-attention with separate Q, K, V, O projections.
+
+    `jax.nn.dot_product_attention(is_causal=True)` (XLA implementation on every backend) forms
+    the scores and the softmax in float32 even for bfloat16 inputs.
+    """
 
     def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs) -> None:
         inner = cfg.n_heads * cfg.head_dim
-        out_std = cfg.init_std / math.sqrt(2 * cfg.n_layers)
+        out_std = cfg.init_std / math.sqrt(2 * cfg.n_layers)  # GPT-2: residual projections
         self.q = _linear(cfg, cfg.d_model, inner, cfg.init_std, rngs)
         self.k = _linear(cfg, cfg.d_model, inner, cfg.init_std, rngs)
         self.v = _linear(cfg, cfg.d_model, inner, cfg.init_std, rngs)
@@ -67,14 +85,8 @@ class Attention(nnx.Module):
         if self.use_rotary:
             positions = jnp.arange(t)
             q, k = rotary(q, positions), rotary(k, positions)
-        # Scores and softmax in float32 whatever the compute dtype.
-        scores = jnp.einsum("bqhd,bkhd->bhqk", q.astype(jnp.float32), k.astype(jnp.float32))
-        scores = scores / math.sqrt(self.head_dim)
-        causal = jnp.tril(jnp.ones((t, t), dtype=bool))
-        scores = jnp.where(causal[None, None], scores, jnp.finfo(jnp.float32).min)
-        weights = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
-        out = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(b, t, -1)
-        return self.o(out)
+        out = jax.nn.dot_product_attention(q, k, v, is_causal=True)  # [B, T, H, D]
+        return self.o(out.reshape(b, t, -1))
 
 
 class MLP(nnx.Module):
@@ -97,7 +109,7 @@ class MLP(nnx.Module):
 
 
 class Block(nnx.Module):
-    """Pre-norm residual block: x + attn(norm(x)), then x + mlp(norm(x))."""
+    """Pre-norm residual block: x + drop(attn(norm(x))), then x + drop(mlp(norm(x)))."""
 
     def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs) -> None:
         self.norm_attn = _norm(cfg, rngs)
@@ -115,31 +127,66 @@ class Transformer(nnx.Module):
     """Decoder-only language model; `model(tokens[B, T]) -> float32 logits[B, T, vocab]`."""
 
     def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs) -> None:
-        self.cfg = cfg
-        dtype, param_dtype = _dtype(cfg.dtype), _dtype(cfg.param_dtype)
+        self.cfg = cfg  # static (frozen, hashable): lives in the graphdef
+        dtype, param_dtype = jnp.dtype(cfg.dtype), jnp.dtype(cfg.param_dtype)
         init = nnx.initializers.normal(cfg.init_std)
-        self.embed = nnx.Embed(cfg.vocab_size, cfg.d_model, embedding_init=init, dtype=dtype,
-                               param_dtype=param_dtype, rngs=rngs)
-        self.pos_embed = (
-            nnx.Embed(cfg.max_seq_len, cfg.d_model, embedding_init=init, dtype=dtype,
-                      param_dtype=param_dtype, rngs=rngs)
-            if cfg.positions == "learned" else None
+        self.embed = nnx.Embed(
+            cfg.vocab_size,
+            cfg.d_model,
+            embedding_init=init,
+            dtype=dtype,
+            param_dtype=param_dtype,
+            rngs=rngs,
         )
+        self.pos_embed = (
+            nnx.Embed(
+                cfg.max_seq_len,
+                cfg.d_model,
+                embedding_init=init,
+                dtype=dtype,
+                param_dtype=param_dtype,
+                rngs=rngs,
+            )
+            if cfg.positions == "learned"
+            else None
+        )
+        # flax 0.12: a plain list of Modules is refused as a static attribute; nnx.List is data.
         self.blocks = nnx.List([Block(cfg, rngs=rngs) for _ in range(cfg.n_layers)])
         self.norm_out = _norm(cfg, rngs)
         self.unembed = (
-            None if cfg.tied_embeddings
-            else nnx.Linear(cfg.d_model, cfg.vocab_size, use_bias=False, kernel_init=init,
-                            dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+            None
+            if cfg.tied_embeddings
+            else nnx.Linear(
+                cfg.d_model,
+                cfg.vocab_size,
+                use_bias=False,
+                kernel_init=init,
+                dtype=dtype,
+                param_dtype=param_dtype,
+                rngs=rngs,
+            )
         )
         self.dropout = nnx.Dropout(cfg.dropout)
 
     def __call__(
-        self, tokens: jax.Array, *, deterministic: bool = True, rngs: nnx.Rngs | None = None
+        self,
+        tokens: jax.Array,
+        *,
+        deterministic: bool = True,
+        rngs: nnx.Rngs | jax.Array | None = None,
     ) -> jax.Array:
-        t = tokens.shape[1]
-        if t > self.cfg.max_seq_len:
-            raise ValueError(f"sequence length {t} exceeds model.max_seq_len {self.cfg.max_seq_len}")
+        """Logits for every position. Dropout (if `model.dropout > 0`) acts only when
+        `deterministic=False`, drawing keys from `rngs` (an `nnx.Rngs` with a `dropout`
+        stream, or a key array); the model itself holds no RNG state."""
+        if tokens.ndim != 2:
+            raise ValueError(f"tokens must be int[batch, seq], got shape {tokens.shape}")
+        t, max_t = tokens.shape[1], self.cfg.max_seq_len
+        if t > max_t:
+            raise ValueError(f"sequence length {t} exceeds model.max_seq_len {max_t}")
+        if isinstance(rngs, jax.Array):
+            rngs = nnx.Rngs(dropout=rngs)
+        if not deterministic and self.cfg.dropout > 0 and rngs is None:
+            raise ValueError("dropout with deterministic=False needs rngs=nnx.Rngs(dropout=key)")
         x = self.embed(tokens)
         if self.pos_embed is not None:
             x = x + self.pos_embed(jnp.arange(t))[None]
@@ -152,13 +199,39 @@ class Transformer(nnx.Module):
 
 
 def count_params(model: nnx.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(int(x.size) for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+    """Number of trainable parameters (works on concrete and on `nnx.eval_shape` models)."""
+    return sum(math.prod(x.shape) for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+
+
+def embedding_params(cfg: ModelConfig) -> int:
+    """Parameters in vocabulary and position tables: embed, learned positions, untied unembed."""
+    n = cfg.vocab_size * cfg.d_model
+    if cfg.positions == "learned":
+        n += cfg.max_seq_len * cfg.d_model
+    if not cfg.tied_embeddings:
+        n += cfg.d_model * cfg.vocab_size
+    return n
+
+
+def param_counts(cfg: ModelConfig) -> dict[str, int]:
+    """`{"total", "non_embedding"}` parameter counts, from shapes only (nothing allocated).
+
+    Non-embedding (Kaplan et al.) = total minus `embedding_params(cfg)`.
+    """
+    abstract = nnx.eval_shape(lambda: Transformer(cfg, rngs=nnx.Rngs(0)))
+    total = count_params(abstract)
+    return {"total": total, "non_embedding": total - embedding_params(cfg)}
 
 
 def flops_per_token(cfg: ModelConfig, seq_len: int) -> float:
-    """Training FLOPs per token: 6·N (non-embedding matmuls) + 12·L·d·T (attention), PaLM-style."""
+    """Training FLOPs per token, the nanoGPT/PaLM estimate used for MFU: 6·N + 12·L·d·T.
+
+    N counts the weights of every matmul a token passes through: the blocks' matrices plus the
+    logits matmul d·vocab (nanoGPT counts it through its tied `wte`); norms, biases and
+    lookup tables are left out. 12·L·d·T is the attention scores and weighted sum.
+    """
+    inner = cfg.n_heads * cfg.head_dim
     mlp_mats = 3 if cfg.mlp == "swiglu" else 2
-    per_layer = 4 * cfg.d_model * cfg.n_heads * cfg.head_dim + mlp_mats * cfg.d_model * cfg.d_ff
-    n_matmul = cfg.n_layers * per_layer + cfg.d_model * cfg.vocab_size  # + the unembedding
-    return 6.0 * n_matmul + 12.0 * cfg.n_layers * cfg.d_model * seq_len
+    per_layer = 4 * cfg.d_model * inner + mlp_mats * cfg.d_model * cfg.d_ff
+    n_matmul = cfg.n_layers * per_layer + cfg.d_model * cfg.vocab_size
+    return 6.0 * n_matmul + 12.0 * cfg.n_layers * inner * seq_len

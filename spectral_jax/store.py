@@ -106,19 +106,26 @@ def _manager(steps_dir: Path, *, async_save: bool, read_only: bool) -> ocp.Check
         read_only=read_only,
         enable_async_checkpointing=async_save,
         cleanup_tmp_directories=not read_only,
+        # Only process 0 writes; the key prefix keeps Orbax's per-step signals apart from the
+        # trainer's own CheckpointManager, which saves at the same step numbers.
         multiprocessing_options=ocp.options.MultiprocessingOptions(
-            primary_host=0, active_processes={0}
+            primary_host=0, active_processes={0}, barrier_sync_key_prefix="spectra"
         ),
     )
     return ocp.CheckpointManager(steps_dir.absolute(), options=options)
 
 
 class SpectraWriter:
-    """Appends snapshots to a store; `write` returns once the entry is queued with Orbax."""
+    """Appends snapshots to a store.
+
+    Saves are synchronous by default: the trainer calls `write` from its own writer thread, so
+    training never waits, and Orbax's async machinery keys its signals by a process-global
+    operation id that collides with the trainer's own async CheckpointManager.
+    """
 
     def __init__(
         self, path: str | Path, meta: Mapping[str, Any], *, is_primary: bool = True,
-        async_save: bool = True,
+        async_save: bool = False,
     ) -> None:
         self.path = Path(path)
         self.enabled = is_primary

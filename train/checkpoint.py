@@ -24,13 +24,16 @@ def abstract_like(tree: Any) -> Any:
 class Checkpointer:
     """Keeps the last `keep` checkpoints of `{"state": train state, "data": iterator state}`."""
 
-    def __init__(self, directory: Path, keep: int, *, async_save: bool = True) -> None:
+    def __init__(self, directory: Path, keep: int, *, async_save: bool = False) -> None:
         self.directory = Path(directory).absolute()
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep,
             create=True,
             enable_async_checkpointing=async_save,
             cleanup_tmp_directories=True,
+            multiprocessing_options=ocp.options.MultiprocessingOptions(
+                barrier_sync_key_prefix="train"
+            ),
         )
         self.manager = ocp.CheckpointManager(self.directory, options=options)
 

@@ -23,8 +23,13 @@ from flax import nnx
 from jax.experimental import io_callback
 from jax.sharding import Mesh
 
-from spectral_jax.matrices import available_kinds, kind_layers, matrix_shapes, model_kinds
-from spectral_jax.matrices import named_matrices
+from spectral_jax.matrices import (
+    available_kinds,
+    kind_layers,
+    matrix_shapes,
+    model_kinds,
+    named_matrices,
+)
 from spectral_jax.metrics import METRIC_DEFINITIONS_VERSION, METRIC_NAMES
 from spectral_jax.probe import degenerate_entries, probe
 from spectral_jax.store import SpectraWriter

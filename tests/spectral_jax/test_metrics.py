@@ -12,7 +12,7 @@ from spectral_jax.metrics import METRIC_NAMES, spectral_metrics
 from spectral_jax.spectra import singular_values
 
 
-def metrics_of(sigma) -> dict[str, float]:  # noqa: ANN001
+def metrics_of(sigma) -> dict[str, float]:
     return {k: float(v) for k, v in spectral_metrics(jnp.asarray(sigma, jnp.float32)).items()}
 
 

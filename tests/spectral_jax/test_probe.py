@@ -46,7 +46,7 @@ def test_equal_shapes_share_one_stack(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[int, ...]] = []
     real = probe_module.singular_values
 
-    def spy(stack, method):  # noqa: ANN001, ANN202
+    def spy(stack, method):
         calls.append(tuple(stack.shape))
         return real(stack, method)
 

@@ -1,0 +1,221 @@
+"""Figures of the report and the notebook; each function returns a matplotlib Figure.
+
+Importing this module does not choose a backend: notebooks keep theirs, the CLI selects Agg.
+Every figure says which α (`alpha` tail MLE or `alpha_rank`) it shows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from analysis.asymmetry import AsymmetryResult
+from analysis.profile import ProfileResult
+from analysis.run import QK_KINDS, VO_KINDS, Run
+from analysis.scaling import ScalingResult
+from analysis.two_timescale import TwoTimescaleResult
+from analysis.wave import WaveResult
+
+ALPHA_NAMES = {"alpha": "α (tail MLE)", "alpha_rank": "α_rank (rank-decay slope)"}
+
+
+def _figure(n_panels: int, cols: int = 3, size: tuple[float, float] = (4.2, 3.2)) -> tuple:
+    cols = max(1, min(cols, n_panels))
+    rows = max(1, math.ceil(n_panels / cols))
+    fig = Figure(figsize=(size[0] * cols, size[1] * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[n_panels:]:
+        ax.set_visible(False)
+    return fig, axes[:n_panels]
+
+
+def placeholder(title: str, reason: str) -> Figure:
+    """A figure that says why the real one could not be drawn."""
+    fig = Figure(figsize=(6, 2.5), layout="constrained")
+    ax = fig.subplots()
+    ax.axis("off")
+    ax.set_title(title)
+    ax.text(0.5, 0.5, reason, ha="center", va="center", wrap=True, transform=ax.transAxes)
+    return fig
+
+
+def _heatmap(fig: Figure, ax, steps: np.ndarray, values: np.ndarray, title: str, label: str,
+             cmap: str) -> None:
+    """values `[steps, layers]` as an image: x = step, y = layer."""
+    if len(steps) > 1:
+        half = (steps[1] - steps[0]) / 2, (steps[-1] - steps[-2]) / 2
+        extent = (steps[0] - half[0], steps[-1] + half[1], -0.5, values.shape[1] - 0.5)
+    else:
+        extent = (steps[0] - 0.5, steps[0] + 0.5, -0.5, values.shape[1] - 0.5)
+    image = ax.imshow(values.T, aspect="auto", origin="lower", extent=extent, cmap=cmap,
+                      interpolation="nearest")
+    ax.set(title=title, xlabel="step", ylabel="layer")
+    fig.colorbar(image, ax=ax, label=label)
+
+
+def stable_rank_heatmaps(run: Run, kinds: tuple[str, ...] | None = None) -> Figure:
+    """R_s(t) / R_s(t₀) per kind, step × layer: the compression wave shows as a diagonal front."""
+    kinds = run.resolve_kinds(kinds)
+    fig, axes = _figure(len(kinds))
+    for ax, kind in zip(axes, kinds, strict=True):
+        rs = run.grid("stable_rank", kind)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = rs / rs[:1]
+        _heatmap(fig, ax, run.steps, rel, f"{kind}: stable rank / initial", "R_s(t) / R_s(0)",
+                 "magma")
+    fig.suptitle("Stable-rank compression (step × layer)")
+    return fig
+
+
+def alpha_heatmaps(run: Run, metric: str = "alpha", kinds: tuple[str, ...] | None = None) -> Figure:
+    """α per kind, step × layer."""
+    kinds = run.resolve_kinds(kinds)
+    fig, axes = _figure(len(kinds))
+    name = ALPHA_NAMES.get(metric, metric)
+    for ax, kind in zip(axes, kinds, strict=True):
+        _heatmap(fig, ax, run.steps, run.grid(metric, kind), f"{kind}: {name}", name, "viridis")
+    fig.suptitle(f"{name} (step × layer)")
+    return fig
+
+
+def alpha_profiles(profile: ProfileResult, n_curves: int = 6) -> Figure:
+    """α vs relative depth at several steps, with the quadratic fit at the profile's step."""
+    fig, (ax, bx) = _figure(2, cols=2, size=(5.0, 3.6))
+    steps, grid, x = profile.steps, profile.alpha_grid, profile.rel_depth
+    picks = np.unique(np.linspace(0, len(steps) - 1, min(n_curves, len(steps))).round().astype(int))
+    colors = [_cmap("viridis")(i / max(len(picks) - 1, 1)) for i in range(len(picks))]
+    for color, i in zip(colors, picks, strict=True):
+        ax.plot(x, grid[i], "o-", ms=3, color=color, label=f"step {steps[i]}")
+    if profile.coef is not None:
+        dense = np.linspace(0, 1, 101)
+        c0, c1, c2 = profile.coef
+        ax.plot(dense, c0 + c1 * dense + c2 * dense**2, "k--", lw=1,
+                label=f"quadratic fit, step {profile.step}")
+        if profile.vertex is not None and 0 <= profile.vertex <= 1:
+            ax.axvline(profile.vertex, color="k", lw=0.6, ls=":")
+    name = ALPHA_NAMES.get(profile.metric, profile.metric)
+    ax.set(xlabel="relative depth l / (L − 1)", ylabel=name, title=f"{name} vs depth")
+    ax.legend(fontsize=7)
+    bx.plot(steps, profile.delta_alpha_t, label="Δα = max − min over depth")
+    bx.plot(steps, profile.shape_distance, label="shape distance to final")
+    if profile.settle_step is not None:
+        bx.axvline(profile.settle_step, color="k", ls=":", label="settled")
+    bx.set(xlabel="step", title="profile over time")
+    bx.legend(fontsize=7)
+    return fig
+
+
+def wave_panel(wave: WaveResult) -> Figure:
+    """Onset vs layer with the regression line, and G(t) with its peak and reversal."""
+    fig, (ax, bx) = _figure(2, cols=2, size=(5.0, 3.6))
+    layers = np.arange(len(wave.onset))
+    ax.plot(layers, wave.onset, "o")
+    if wave.slope is not None:
+        ok = np.isfinite(wave.onset)
+        icept = np.mean(wave.onset[ok]) - wave.slope * np.mean(layers[ok])
+        ax.plot(layers, icept + wave.slope * layers, "k--", lw=1)
+    speed = "no wave" if wave.speed is None else (
+        f"speed {wave.speed:.3g} layers/1k steps"
+        + (f" [{wave.speed_ci[0]:.3g}, {wave.speed_ci[1]:.3g}]" if wave.speed_ci else ""))
+    ax.set(xlabel="layer", ylabel="onset step (half max compression)", title=speed)
+    bx.plot(wave.steps, wave.gradient)
+    bx.axhline(0, color="gray", lw=0.6)
+    if wave.peak_step is not None:
+        bx.plot([wave.peak_step], [wave.peak_value], "ro", label="peak")
+    if wave.reversal_step is not None:
+        bx.axvline(wave.reversal_step, color="k", ls=":", label="reversal")
+    bx.set(xlabel="step", ylabel="G(t) = c(last third) − c(first third)",
+           title="early-vs-late gradient")
+    if wave.peak_step is not None:
+        bx.legend(fontsize=7)
+    return fig
+
+
+def asymmetry_panel(asym: AsymmetryResult) -> Figure:
+    """c(t) per layer (colour = depth) for Q, K, V, O, and the depth share of every kind."""
+    shown = [k for k in (*QK_KINDS, *VO_KINDS) if k in asym.compression]
+    fig, axes = _figure(len(shown) + 1, cols=3)
+    cmap = _cmap("viridis")
+    for ax, kind in zip(axes, shown, strict=False):
+        c = asym.compression[kind]
+        for l in range(c.shape[1]):
+            ax.plot(asym.steps, c[:, l], color=cmap(l / max(c.shape[1] - 1, 1)), lw=0.8)
+        share = asym.depth_share.get(kind)
+        ax.set(title=f"{kind}: depth share {share:.2f}" if share is not None else kind,
+               xlabel="step", ylabel="compression c")
+    bar = axes[-1]
+    kinds = list(asym.depth_share)
+    bar.bar(kinds, [asym.depth_share[k] or 0 for k in kinds],
+            color=["C3" if k in QK_KINDS else "C0" if k in VO_KINDS else "C7" for k in kinds])
+    ratio = "" if asym.ratio is None else f"Q/K ÷ V/O = {asym.ratio:.3g}" + (
+        f" [{asym.ratio_ci[0]:.3g}, {asym.ratio_ci[1]:.3g}]" if asym.ratio_ci else "")
+    bar.set(title=ratio or "depth share", ylabel="between-layer share of var(c)")
+    fig.suptitle("Q/K vs V/O: compression per layer (colour = depth)")
+    return fig
+
+
+def two_timescale_panel(fit: TwoTimescaleResult, n_layers_shown: int = 4) -> Figure:
+    """Data (dots) vs fitted ODE (lines) for compression and α at a few layers."""
+    fig, axes = _figure(2, cols=2, size=(5.0, 3.6))
+    name = ALPHA_NAMES.get(fit.metric, fit.metric)
+    for ax, key, label, tau in ((axes[0], "compression", "compression c", fit.tau_fast),
+                                (axes[1], "alpha", name, fit.tau_slow)):
+        data, pred = fit.data[key], fit.predictions[key]
+        n = data.shape[1]
+        picks = np.unique(np.linspace(0, n - 1, min(n_layers_shown, n)).round().astype(int))
+        for j, l in enumerate(picks):
+            color = f"C{j}"
+            ax.plot(fit.steps, data[:, l], ".", ms=3, color=color, label=f"layer {l}")
+            ax.plot(fit.steps, pred[:, l], "-", color=color, lw=1)
+        tau_text = "not fitted" if tau is None else f"τ = {tau:.3g} steps"
+        ax.set(xlabel="step", ylabel=label, title=f"{label}: {tau_text}")
+        ax.legend(fontsize=7)
+    ratio = "" if fit.ratio is None else f" (τ_slow / τ_fast = {fit.ratio:.3g})"
+    fig.suptitle("Two-timescale ODE fit" + ratio)
+    return fig
+
+
+def loss_curve(run: Run) -> Figure:
+    """Train loss (and eval loss when logged) vs step."""
+    fig, (ax,) = _figure(1, size=(6.0, 3.6))
+    log = run.log
+    train = log[log["loss"].notna()]
+    ax.plot(train["step"], train["loss"], label="train loss", lw=1)
+    evals = log[log["val_loss"].notna()]
+    if len(evals):
+        ax.plot(evals["step"], evals["val_loss"], "o-", label="val loss", ms=3)
+    ax.set(xlabel="step", ylabel="loss", title="loss")
+    if len(train) or len(evals):
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no metrics.jsonl", ha="center", transform=ax.transAxes)
+    return fig
+
+
+def scaling_panel(result: ScalingResult) -> Figure:
+    """Δα vs depth on log–log axes with the fitted law and leave-one-out predictions."""
+    fig, (ax,) = _figure(1, size=(5.5, 4.0))
+    ok = np.isfinite(result.delta_alpha) & (result.delta_alpha > 0)
+    ax.loglog(result.depths[ok], result.delta_alpha[ok], "o", label="runs")
+    if np.isfinite(result.loo_predictions).any():
+        ax.loglog(result.depths, result.loo_predictions, "x", color="C3",
+                  label=f"leave-one-out prediction (RMS ln error {result.loo_error:.3g})")
+    if result.beta is not None and ok.sum():
+        dense = np.geomspace(result.depths[ok].min(), result.depths[ok].max(), 50)
+        ci = "" if result.beta_ci is None else (
+            f" [{result.beta_ci[0]:.3g}, {result.beta_ci[1]:.3g}]")
+        r2 = "" if result.r2 is None else f", R² {result.r2:.3f}"
+        ax.loglog(dense, result.predict(dense), "k--",
+                  label=f"Δα = {result.c:.3g}·L^{result.beta:.3g}{ci}{r2}")
+    name = ALPHA_NAMES.get(result.metric, result.metric)
+    ax.set(xlabel="depth L (layers)", ylabel=f"Δα ({name})", title="depth scaling law")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def _cmap(name: str):
+    from matplotlib import colormaps
+
+    return colormaps[name]

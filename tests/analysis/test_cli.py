@@ -1,0 +1,80 @@
+"""`python -m analysis report|scaling`: every file, nulls with reasons, clean errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis.__main__ import main
+from analysis.report import SECTIONS
+
+REPO = Path(__file__).resolve().parents[2]
+FIGURES = ("stable_rank_heatmap.png", "alpha_heatmap.png", "alpha_profiles.png", "wave.png",
+           "qk_vs_vo.png", "two_timescale.png", "loss.png")
+
+
+def check_report(out: Path) -> dict:
+    for name in (*FIGURES, "summary.json", "index.html"):
+        path = out / name
+        assert path.is_file() and path.stat().st_size > 0, name
+        if name.endswith(".png"):
+            assert path.read_bytes()[:4] == b"\x89PNG"
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(SECTIONS) <= set(summary)
+    page = (out / "index.html").read_text()
+    for name in FIGURES:
+        assert f"src='{name}'" in page
+    return summary
+
+
+def test_report_on_planted_run(lifecycle_run: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "rep"
+    assert main(["report", str(lifecycle_run), "--out", str(out), "--n-boot", "300"]) == 0
+    assert str(out / "index.html") in capsys.readouterr().out
+    summary = check_report(out)
+    assert summary["wave"]["has_wave"] is True and summary["wave"]["speed"] > 0
+    assert summary["alpha_profile"]["is_inverted_u"] is True
+    assert summary["alpha_profile"]["metric"] == "alpha"
+    assert summary["asymmetry"]["ratio"] > 5
+    assert summary["two_timescale"]["tau_slow"] > summary["two_timescale"]["tau_fast"]
+    assert summary["run"]["n_layers"] == 12 and summary["run"]["final_loss"] is not None
+    for section in SECTIONS:
+        assert "analysis" not in summary[section].get("reasons", {}), section
+
+
+def test_report_on_too_short_run_gives_nulls_with_reasons(tiny_run: Path) -> None:
+    assert main(["report", str(tiny_run), "--metric", "alpha_rank"]) == 0
+    summary = check_report(tiny_run / "report")  # default output: RUN/report
+    assert summary["alpha_profile"]["metric"] == "alpha_rank"
+    assert summary["wave"]["speed"] is None and summary["wave"]["reasons"]["slope"]
+    assert summary["alpha_profile"]["vertex"] is None
+    assert summary["two_timescale"]["tau_fast"] is None
+    assert "≥ 6 snapshots" in summary["two_timescale"]["reasons"]["fast"]
+    for section in SECTIONS:
+        assert "analysis" not in summary[section].get("reasons", {}), section
+
+
+def test_scaling_cli(scaling_runs: tuple[list[Path], object], tmp_path: Path) -> None:
+    paths, _ = scaling_runs
+    assert main(["scaling", *map(str, paths), "--out", str(tmp_path / "sc"), "--n-boot",
+                 "200"]) == 0
+    data = json.loads((tmp_path / "sc" / "scaling.json").read_text())["scaling"]
+    assert data["beta"] == pytest.approx(0.26, abs=0.03) and data["loo_error"] < 0.05
+    assert (tmp_path / "sc" / "scaling.png").read_bytes()[:4] == b"\x89PNG"
+    assert "scaling.png" in (tmp_path / "sc" / "index.html").read_text()
+
+
+def test_bad_run_path_is_a_one_line_error_with_exit_code_2(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "analysis", "report", str(tmp_path / "nope")], cwd=REPO,
+        capture_output=True, text=True, timeout=120, env=dict(os.environ, JAX_PLATFORMS="cpu"),
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [f"error: no run directory at {tmp_path / 'nope'}"]
+    assert main(["scaling", str(tmp_path)]) == 2

@@ -1,0 +1,85 @@
+"""Spectral monitoring in a real run: probed steps, values, TensorBoard tags."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import jax
+import numpy as np
+from flax import nnx
+from tensorboardX.proto import event_pb2
+
+from spectral_jax.matrices import named_matrices
+from spectral_jax.metrics import METRIC_NAMES
+from spectral_jax.model import Transformer
+from spectral_jax.probe import probe
+from spectral_jax.store import SpectraStore
+from tests.train.conftest import TINY
+from train.checkpoint import Checkpointer
+from train.config import load_config
+from train.loop import train
+from train.optim import make_optimizer
+from train.step import init_state
+
+
+def event_tags(logdir: Path) -> set[str]:
+    """Every scalar/histogram/image tag in a directory of TFRecord event files."""
+    tags: set[str] = set()
+    for path in logdir.glob("events.out.tfevents.*"):
+        data = path.read_bytes()
+        offset = 0
+        while offset + 12 <= len(data):
+            (length,) = struct.unpack("<Q", data[offset : offset + 8])
+            record = data[offset + 12 : offset + 12 + length]
+            offset += 12 + length + 4
+            event = event_pb2.Event.FromString(record)
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
+def test_probe_steps_values_and_tensorboard(tmp_path: Path) -> None:
+    cfg = load_config(None, [*TINY, "train.steps=60", "spectral.every=25",
+                             "spectral.tb_images_every=2", "train.checkpoint_every=0",
+                             f"run.dir={tmp_path}"])
+    train(cfg)
+    store = SpectraStore(tmp_path / "spectra")
+    assert store.steps() == [0, 25, 50, 60]
+    assert store.meta["kinds"] == sorted(["q", "k", "v", "o", "mlp_in", "mlp_out"])
+    assert store.meta["model"]["layers"] == 2
+
+    # Metrics in the store equal the kernels recomputed from the saved checkpoint's parameters.
+    model = Transformer(cfg.model, rngs=nnx.Rngs(0))
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    tx, _ = make_optimizer(cfg.optim, cfg.train.steps)
+    ckpt = Checkpointer(tmp_path / "checkpoints", keep=3)
+    state, _ = ckpt.restore(60, init_state(params, tx))
+    ckpt.close()
+    expected = jax.device_get(probe(named_matrices(nnx.merge(graphdef, state["params"], rest)),
+                                    cfg.spectral.method))
+    saved = store.load(60)
+    for name in METRIC_NAMES:
+        for kind in store.meta["kinds"]:
+            np.testing.assert_allclose(saved["metrics"][name][kind],
+                                       expected["metrics"][name][kind], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(saved["sigma"]["q"], expected["sigma"]["q"], rtol=1e-5, atol=1e-7)
+
+    tags = event_tags(tmp_path / "tb")
+    assert {"train/loss", "train/lr", "train/grad_norm", "train/tokens_per_s"} <= tags
+    assert "spectral/stable_rank/q/L00" in tags and "spectral/alpha/mlp_out/L01" in tags
+    assert all(f"spectral/{m}/v/L01" in tags for m in METRIC_NAMES)
+    assert "spectral_hist/log10_sigma/k" in tags
+    assert {"spectral_heatmap/stable_rank", "spectral_heatmap/alpha"} <= tags
+
+
+def test_metrics_only_store_and_chosen_kinds(tmp_path: Path) -> None:
+    cfg = load_config(None, [*TINY, "train.steps=10", "spectral.every=5",
+                             "spectral.save_sigma=false", "spectral.kinds=[q, embed]",
+                             f"run.dir={tmp_path}"])
+    train(cfg)
+    store = SpectraStore(tmp_path / "spectra")
+    assert store.steps() == [0, 5, 10]
+    assert store.meta["layers"] == {"embed": [-1], "q": [0, 1]}
+    assert "sigma" not in store.load(5)
+    frame = store.metrics_frame()
+    assert set(frame.kind) == {"q", "embed"} and len(frame) == 3 * 3
