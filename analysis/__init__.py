@@ -19,7 +19,18 @@ from analysis.two_timescale import TwoTimescaleResult, fit_two_timescale
 from analysis.wave import WaveResult, compression_wave
 
 __all__ = [
-    "AsymmetryResult", "ProfileResult", "Run", "RunError", "ScalingResult",
-    "TwoTimescaleResult", "WaveResult", "alpha_profile", "compression_wave", "fit_scaling_law",
-    "fit_two_timescale", "load_run", "qk_v_asymmetry", "scaling_from_runs",
+    "AsymmetryResult",
+    "ProfileResult",
+    "Run",
+    "RunError",
+    "ScalingResult",
+    "TwoTimescaleResult",
+    "WaveResult",
+    "alpha_profile",
+    "compression_wave",
+    "fit_scaling_law",
+    "fit_two_timescale",
+    "load_run",
+    "qk_v_asymmetry",
+    "scaling_from_runs",
 ]

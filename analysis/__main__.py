@@ -16,23 +16,34 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--metric", default="alpha", choices=["alpha", "alpha_rank"],
-                        help="which α to analyse (default: alpha, the tail MLE)")
-    common.add_argument("--kinds", default=None,
-                        help="comma-separated kinds, e.g. q,k (default: every per-layer kind)")
+    common.add_argument(
+        "--metric",
+        default="alpha",
+        choices=["alpha", "alpha_rank"],
+        help="which α to analyse (default: alpha, the tail MLE)",
+    )
+    common.add_argument(
+        "--kinds",
+        default=None,
+        help="comma-separated kinds, e.g. q,k (default: every per-layer kind)",
+    )
     common.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
     common.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    report = sub.add_parser("report", parents=[common],
-                            help="figures, summary.json and index.html for one run")
+    report = sub.add_parser(
+        "report", parents=[common], help="figures, summary.json and index.html for one run"
+    )
     report.add_argument("run", help="run directory (holding spectra/)")
     report.add_argument("--out", default=None, help="output directory (default RUN/report)")
-    scaling = sub.add_parser("scaling", parents=[common],
-                             help="Δα = c·L^β across runs of different depths")
+    scaling = sub.add_parser(
+        "scaling", parents=[common], help="Δα = c·L^β across runs of different depths"
+    )
     scaling.add_argument("runs", nargs="+", help="run directories")
-    scaling.add_argument("--out", default=None,
-                         help="output directory (default: scaling/ next to the first run)")
-    scaling.add_argument("--step", type=int, default=None,
-                         help="step at which to take Δα (default: each run's last)")
+    scaling.add_argument(
+        "--out", default=None, help="output directory (default: scaling/ next to the first run)"
+    )
+    scaling.add_argument(
+        "--step", type=int, default=None, help="step at which to take Δα (default: each run's last)"
+    )
     return parser.parse_args(argv)
 
 
@@ -48,14 +59,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "report":
             run = load_run(args.run)
-            out = write_report(run, args.out, metric=args.metric, kinds=kinds,
-                               n_boot=args.n_boot, seed=args.seed)
+            out = write_report(
+                run, args.out, metric=args.metric, kinds=kinds, n_boot=args.n_boot, seed=args.seed
+            )
             print(f"report written to {out / 'index.html'}")
         else:
             runs = [load_run(r) for r in args.runs]
             out = Path(args.out) if args.out else Path(args.runs[0]).resolve().parent / "scaling"
-            out = write_scaling_report(runs, out, metric=args.metric, kinds=kinds,
-                                       step=args.step, n_boot=args.n_boot, seed=args.seed)
+            out = write_scaling_report(
+                runs,
+                out,
+                metric=args.metric,
+                kinds=kinds,
+                step=args.step,
+                n_boot=args.n_boot,
+                seed=args.seed,
+            )
             print(f"scaling report written to {out / 'index.html'}")
     except RunError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -42,8 +42,16 @@ class AsymmetryResult(Result):
     seed: int
     reasons: dict[str, str] = field(default_factory=dict)
 
-    _json_fields = ("kinds", "depth_share", "peak_spread", "peak_spread_step", "ratio",
-                    "ratio_ci", "n_boot", "seed")
+    _json_fields = (
+        "kinds",
+        "depth_share",
+        "peak_spread",
+        "peak_spread_step",
+        "ratio",
+        "ratio_ci",
+        "n_boot",
+        "seed",
+    )
     _title = "Q/K–V asymmetry (depth_share = between-layer share of the variance of c)"
 
 
@@ -64,8 +72,12 @@ def depth_share(c: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def qk_v_asymmetry(
-    run: Run | str | Path, kinds: Iterable[str] | str | None = None, *, smooth: int = 3,
-    n_boot: int = N_BOOT, seed: int = 0,
+    run: Run | str | Path,
+    kinds: Iterable[str] | str | None = None,
+    *,
+    smooth: int = 3,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
 ) -> AsymmetryResult:
     """Depth dependence of compression per kind and the Q/K vs V/O ratio with a bootstrap CI."""
     run = load_run(run)
@@ -108,5 +120,6 @@ def qk_v_asymmetry(
             b_vo = np.mean([depth_share(comp[k], counts) for k in vo], 0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 ratio_ci = percentile_ci(np.where(b_vo > 0, b_qk / b_vo, np.nan))
-    return AsymmetryResult(kinds, steps, comp, share, spread, spread_step, ratio, ratio_ci,
-                           n_boot, seed, reasons)
+    return AsymmetryResult(
+        kinds, steps, comp, share, spread, spread_step, ratio, ratio_ci, n_boot, seed, reasons
+    )

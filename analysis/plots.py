@@ -41,16 +41,18 @@ def placeholder(title: str, reason: str) -> Figure:
     return fig
 
 
-def _heatmap(fig: Figure, ax, steps: np.ndarray, values: np.ndarray, title: str, label: str,
-             cmap: str) -> None:
+def _heatmap(
+    fig: Figure, ax, steps: np.ndarray, values: np.ndarray, title: str, label: str, cmap: str
+) -> None:
     """values `[steps, layers]` as an image: x = step, y = layer."""
     if len(steps) > 1:
         half = (steps[1] - steps[0]) / 2, (steps[-1] - steps[-2]) / 2
         extent = (steps[0] - half[0], steps[-1] + half[1], -0.5, values.shape[1] - 0.5)
     else:
         extent = (steps[0] - 0.5, steps[0] + 0.5, -0.5, values.shape[1] - 0.5)
-    image = ax.imshow(values.T, aspect="auto", origin="lower", extent=extent, cmap=cmap,
-                      interpolation="nearest")
+    image = ax.imshow(
+        values.T, aspect="auto", origin="lower", extent=extent, cmap=cmap, interpolation="nearest"
+    )
     ax.set(title=title, xlabel="step", ylabel="layer")
     fig.colorbar(image, ax=ax, label=label)
 
@@ -63,8 +65,9 @@ def stable_rank_heatmaps(run: Run, kinds: tuple[str, ...] | None = None) -> Figu
         rs = run.grid("stable_rank", kind)
         with np.errstate(invalid="ignore", divide="ignore"):
             rel = rs / rs[:1]
-        _heatmap(fig, ax, run.steps, rel, f"{kind}: stable rank / initial", "R_s(t) / R_s(0)",
-                 "magma")
+        _heatmap(
+            fig, ax, run.steps, rel, f"{kind}: stable rank / initial", "R_s(t) / R_s(0)", "magma"
+        )
     fig.suptitle("Stable-rank compression (step × layer)")
     return fig
 
@@ -91,8 +94,13 @@ def alpha_profiles(profile: ProfileResult, n_curves: int = 6) -> Figure:
     if profile.coef is not None:
         dense = np.linspace(0, 1, 101)
         c0, c1, c2 = profile.coef
-        ax.plot(dense, c0 + c1 * dense + c2 * dense**2, "k--", lw=1,
-                label=f"quadratic fit, step {profile.step}")
+        ax.plot(
+            dense,
+            c0 + c1 * dense + c2 * dense**2,
+            "k--",
+            lw=1,
+            label=f"quadratic fit, step {profile.step}",
+        )
         if profile.vertex is not None and 0 <= profile.vertex <= 1:
             ax.axvline(profile.vertex, color="k", lw=0.6, ls=":")
     name = ALPHA_NAMES.get(profile.metric, profile.metric)
@@ -116,9 +124,14 @@ def wave_panel(wave: WaveResult) -> Figure:
         ok = np.isfinite(wave.onset)
         icept = np.mean(wave.onset[ok]) - wave.slope * np.mean(layers[ok])
         ax.plot(layers, icept + wave.slope * layers, "k--", lw=1)
-    speed = "no wave" if wave.speed is None else (
-        f"speed {wave.speed:.3g} layers/1k steps"
-        + (f" [{wave.speed_ci[0]:.3g}, {wave.speed_ci[1]:.3g}]" if wave.speed_ci else ""))
+    speed = (
+        "no wave"
+        if wave.speed is None
+        else (
+            f"speed {wave.speed:.3g} layers/1k steps"
+            + (f" [{wave.speed_ci[0]:.3g}, {wave.speed_ci[1]:.3g}]" if wave.speed_ci else "")
+        )
+    )
     ax.set(xlabel="layer", ylabel="onset step (half max compression)", title=speed)
     bx.plot(wave.steps, wave.gradient)
     bx.axhline(0, color="gray", lw=0.6)
@@ -126,8 +139,11 @@ def wave_panel(wave: WaveResult) -> Figure:
         bx.plot([wave.peak_step], [wave.peak_value], "ro", label="peak")
     if wave.reversal_step is not None:
         bx.axvline(wave.reversal_step, color="k", ls=":", label="reversal")
-    bx.set(xlabel="step", ylabel="G(t) = c(last third) − c(first third)",
-           title="early-vs-late gradient")
+    bx.set(
+        xlabel="step",
+        ylabel="G(t) = c(last third) − c(first third)",
+        title="early-vs-late gradient",
+    )
     if wave.peak_step is not None:
         bx.legend(fontsize=7)
     return fig
@@ -143,14 +159,24 @@ def asymmetry_panel(asym: AsymmetryResult) -> Figure:
         for l in range(c.shape[1]):
             ax.plot(asym.steps, c[:, l], color=cmap(l / max(c.shape[1] - 1, 1)), lw=0.8)
         share = asym.depth_share.get(kind)
-        ax.set(title=f"{kind}: depth share {share:.2f}" if share is not None else kind,
-               xlabel="step", ylabel="compression c")
+        ax.set(
+            title=f"{kind}: depth share {share:.2f}" if share is not None else kind,
+            xlabel="step",
+            ylabel="compression c",
+        )
     bar = axes[-1]
     kinds = list(asym.depth_share)
-    bar.bar(kinds, [asym.depth_share[k] or 0 for k in kinds],
-            color=["C3" if k in QK_KINDS else "C0" if k in VO_KINDS else "C7" for k in kinds])
-    ratio = "" if asym.ratio is None else f"Q/K ÷ V/O = {asym.ratio:.3g}" + (
-        f" [{asym.ratio_ci[0]:.3g}, {asym.ratio_ci[1]:.3g}]" if asym.ratio_ci else "")
+    bar.bar(
+        kinds,
+        [asym.depth_share[k] or 0 for k in kinds],
+        color=["C3" if k in QK_KINDS else "C0" if k in VO_KINDS else "C7" for k in kinds],
+    )
+    ratio = (
+        ""
+        if asym.ratio is None
+        else f"Q/K ÷ V/O = {asym.ratio:.3g}"
+        + (f" [{asym.ratio_ci[0]:.3g}, {asym.ratio_ci[1]:.3g}]" if asym.ratio_ci else "")
+    )
     bar.set(title=ratio or "depth share", ylabel="between-layer share of var(c)")
     fig.suptitle("Q/K vs V/O: compression per layer (colour = depth)")
     return fig
@@ -160,8 +186,10 @@ def two_timescale_panel(fit: TwoTimescaleResult, n_layers_shown: int = 4) -> Fig
     """Data (dots) vs fitted ODE (lines) for compression and α at a few layers."""
     fig, axes = _figure(2, cols=2, size=(5.0, 3.6))
     name = ALPHA_NAMES.get(fit.metric, fit.metric)
-    for ax, key, label, tau in ((axes[0], "compression", "compression c", fit.tau_fast),
-                                (axes[1], "alpha", name, fit.tau_slow)):
+    for ax, key, label, tau in (
+        (axes[0], "compression", "compression c", fit.tau_fast),
+        (axes[1], "alpha", name, fit.tau_slow),
+    ):
         data, pred = fit.data[key], fit.predictions[key]
         n = data.shape[1]
         picks = np.unique(np.linspace(0, n - 1, min(n_layers_shown, n)).round().astype(int))
@@ -200,15 +228,27 @@ def scaling_panel(result: ScalingResult) -> Figure:
     ok = np.isfinite(result.delta_alpha) & (result.delta_alpha > 0)
     ax.loglog(result.depths[ok], result.delta_alpha[ok], "o", label="runs")
     if np.isfinite(result.loo_predictions).any():
-        ax.loglog(result.depths, result.loo_predictions, "x", color="C3",
-                  label=f"leave-one-out prediction (RMS ln error {result.loo_error:.3g})")
+        ax.loglog(
+            result.depths,
+            result.loo_predictions,
+            "x",
+            color="C3",
+            label=f"leave-one-out prediction (RMS ln error {result.loo_error:.3g})",
+        )
     if result.beta is not None and ok.sum():
         dense = np.geomspace(result.depths[ok].min(), result.depths[ok].max(), 50)
-        ci = "" if result.beta_ci is None else (
-            f" [{result.beta_ci[0]:.3g}, {result.beta_ci[1]:.3g}]")
+        ci = (
+            ""
+            if result.beta_ci is None
+            else (f" [{result.beta_ci[0]:.3g}, {result.beta_ci[1]:.3g}]")
+        )
         r2 = "" if result.r2 is None else f", R² {result.r2:.3f}"
-        ax.loglog(dense, result.predict(dense), "k--",
-                  label=f"Δα = {result.c:.3g}·L^{result.beta:.3g}{ci}{r2}")
+        ax.loglog(
+            dense,
+            result.predict(dense),
+            "k--",
+            label=f"Δα = {result.c:.3g}·L^{result.beta:.3g}{ci}{r2}",
+        )
     name = ALPHA_NAMES.get(result.metric, result.metric)
     ax.set(xlabel="depth L (layers)", ylabel=f"Δα ({name})", title="depth scaling law")
     ax.legend(fontsize=7)

@@ -70,9 +70,22 @@ class ProfileResult(Result):
     reasons: dict[str, str] = field(default_factory=dict)
 
     _json_fields = (
-        "metric", "kinds", "step", "alpha", "coef", "vertex", "vertex_ci", "curvature",
-        "curvature_ci", "r2", "is_inverted_u", "delta_alpha", "settle_step",
-        "persistent_fraction", "n_boot", "seed",
+        "metric",
+        "kinds",
+        "step",
+        "alpha",
+        "coef",
+        "vertex",
+        "vertex_ci",
+        "curvature",
+        "curvature_ci",
+        "r2",
+        "is_inverted_u",
+        "delta_alpha",
+        "settle_step",
+        "persistent_fraction",
+        "n_boot",
+        "seed",
     )
 
     @property
@@ -102,8 +115,9 @@ def settling(
     # the median squared step-to-step change of the raw shape, which drift barely affects).
     raw = grid - nanmean(grid, 1)[:, None]
     diffs = np.diff(raw, axis=0) ** 2
-    noise_var = float(np.nanmean(np.nanmedian(diffs, 0)) / (2 * CHI2_1_MEDIAN)) if len(
-        diffs) else 0.0
+    noise_var = (
+        float(np.nanmean(np.nanmedian(diffs, 0)) / (2 * CHI2_1_MEDIAN)) if len(diffs) else 0.0
+    )
     floor = math.sqrt(noise_var * (1 / min(smooth, len(steps)) + 1 / n_tail)) / scale
     dist = np.sqrt(np.clip(smooth_time(dist**2, smooth) - floor**2, 0, None))
     above = ~(dist <= tol)  # NaN counts as not settled
@@ -115,9 +129,16 @@ def settling(
 
 
 def alpha_profile(
-    run: Run | str | Path, step: int | None = None, *, metric: str = "alpha",
-    kinds: Iterable[str] | str | None = None, n_boot: int = N_BOOT, seed: int = 0,
-    smooth: int = 5, tail: float = 0.1, settle_tol: float = 0.1,
+    run: Run | str | Path,
+    step: int | None = None,
+    *,
+    metric: str = "alpha",
+    kinds: Iterable[str] | str | None = None,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    smooth: int = 5,
+    tail: float = 0.1,
+    settle_tol: float = 0.1,
 ) -> ProfileResult:
     """α vs relative depth at `step` (default last): quadratic fit with CIs, Δα, settling."""
     run = load_run(run)
@@ -131,9 +152,30 @@ def alpha_profile(
     if n_steps == 0:
         reasons["alpha"] = "the run has no snapshots"
         return ProfileResult(
-            metric, kinds, None, x, np.full(n_layers, np.nan), None, None, None, None, None,
-            None, False, None, None, None, steps, grid, empty, empty, empty, empty, n_boot,
-            seed, reasons,
+            metric,
+            kinds,
+            None,
+            x,
+            np.full(n_layers, np.nan),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            False,
+            None,
+            None,
+            None,
+            steps,
+            grid,
+            empty,
+            empty,
+            empty,
+            empty,
+            n_boot,
+            seed,
+            reasons,
         )
     if step is None:
         index = n_steps - 1
@@ -146,11 +188,17 @@ def alpha_profile(
     ok = np.isfinite(alpha)
     # Over time: Δα, vertex and curvature at every step (no bootstrap).
     with np.errstate(invalid="ignore"):
-        delta_t = np.where(np.isfinite(grid).sum(1) >= 2,
-                           np.nanmax(np.where(np.isfinite(grid), grid, -np.inf), 1)
-                           - np.nanmin(np.where(np.isfinite(grid), grid, np.inf), 1), np.nan)
-    coef_t = np.stack([weighted_quadfit(x, row, np.ones(n_layers)) for row in grid]) if (
-        n_layers >= 4) else np.full((n_steps, 3), np.nan)
+        delta_t = np.where(
+            np.isfinite(grid).sum(1) >= 2,
+            np.nanmax(np.where(np.isfinite(grid), grid, -np.inf), 1)
+            - np.nanmin(np.where(np.isfinite(grid), grid, np.inf), 1),
+            np.nan,
+        )
+    coef_t = (
+        np.stack([weighted_quadfit(x, row, np.ones(n_layers)) for row in grid])
+        if (n_layers >= 4)
+        else np.full((n_steps, 3), np.nan)
+    )
     vertex_t, curv_t = _vertex_curvature(coef_t)
     delta = float(delta_t[index]) if np.isfinite(delta_t[index]) else None
     if delta is None:
@@ -158,8 +206,9 @@ def alpha_profile(
     coef = vertex = vertex_ci = curv = curv_ci = r2 = None
     inverted = False
     if ok.sum() < 4:
-        reasons["vertex"] = f"the quadratic fit needs ≥ 4 layers with a finite {metric} " \
-                            f"(have {int(ok.sum())})"
+        reasons["vertex"] = (
+            f"the quadratic fit needs ≥ 4 layers with a finite {metric} (have {int(ok.sum())})"
+        )
     else:
         c = weighted_quadfit(x[ok], alpha[ok], np.ones(int(ok.sum())))
         boot = weighted_quadfit(x[ok], alpha[ok], bootstrap_counts(int(ok.sum()), n_boot, seed))
@@ -171,8 +220,13 @@ def alpha_profile(
         fitted = c[0] + c[1] * x[ok] + c[2] * x[ok] ** 2
         r2v = r_squared(alpha[ok], fitted)
         r2 = None if math.isnan(r2v) else r2v
-        inverted = bool(curv < 0 and curv_ci is not None and curv_ci[1] < 0
-                        and math.isfinite(vertex) and 0 < vertex < 1)
+        inverted = bool(
+            curv < 0
+            and curv_ci is not None
+            and curv_ci[1] < 0
+            and math.isfinite(vertex)
+            and 0 < vertex < 1
+        )
     settle_step = fraction = None
     dist = np.full(n_steps, np.nan)
     if n_layers < 2 or n_steps < 2:
@@ -184,7 +238,28 @@ def alpha_profile(
         elif steps[-1] > steps[0]:
             fraction = float((steps[-1] - settle_step) / (steps[-1] - steps[0]))
     return ProfileResult(
-        metric, kinds, int(steps[index]), x, alpha, coef, vertex, vertex_ci, curv, curv_ci, r2,
-        inverted, delta, settle_step, fraction, steps, grid, delta_t, vertex_t, curv_t, dist,
-        n_boot, seed, reasons,
+        metric,
+        kinds,
+        int(steps[index]),
+        x,
+        alpha,
+        coef,
+        vertex,
+        vertex_ci,
+        curv,
+        curv_ci,
+        r2,
+        inverted,
+        delta,
+        settle_step,
+        fraction,
+        steps,
+        grid,
+        delta_t,
+        vertex_t,
+        curv_t,
+        dist,
+        n_boot,
+        seed,
+        reasons,
     )

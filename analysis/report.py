@@ -38,16 +38,23 @@ def _attempt(name: str, fn: Callable[[], Any]) -> tuple[Any, str | None]:
         return None, f"{name} failed: {type(err).__name__}: {err}"
 
 
-def analyse(run: Run, *, metric: str = "alpha", kinds: Iterable[str] | None = None,
-            n_boot: int = N_BOOT, seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
+def analyse(
+    run: Run,
+    *,
+    metric: str = "alpha",
+    kinds: Iterable[str] | None = None,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """All report analyses: (results by section, summary dict ready for JSON)."""
     kinds = run.resolve_kinds(kinds)
     results: dict[str, Any] = {}
     errors: dict[str, str] = {}
     calls = {
         "wave": lambda: compression_wave(run, kinds, n_boot=n_boot, seed=seed),
-        "alpha_profile": lambda: alpha_profile(run, metric=metric, kinds=kinds, n_boot=n_boot,
-                                               seed=seed),
+        "alpha_profile": lambda: alpha_profile(
+            run, metric=metric, kinds=kinds, n_boot=n_boot, seed=seed
+        ),
         "asymmetry": lambda: qk_v_asymmetry(run, kinds, n_boot=n_boot, seed=seed),
         "two_timescale": lambda: fit_two_timescale(run, metric=metric, kinds=kinds),
     }
@@ -72,8 +79,9 @@ def analyse(run: Run, *, metric: str = "alpha", kinds: Iterable[str] | None = No
     }
     for name in SECTIONS:
         result = results[name]
-        summary[name] = result.to_dict() if result is not None else {
-            "reasons": {"analysis": errors[name]}}
+        summary[name] = (
+            result.to_dict() if result is not None else {"reasons": {"analysis": errors[name]}}
+        )
     return results, to_jsonable(summary)
 
 
@@ -81,8 +89,9 @@ def _save(fig: Figure, path: Path, dpi: int) -> None:
     fig.savefig(path, dpi=dpi)
 
 
-def _figures(run: Run, results: dict[str, Any], metric: str, kinds: tuple[str, ...]
-             ) -> list[tuple[str, str, Callable[[], Figure]]]:
+def _figures(
+    run: Run, results: dict[str, Any], metric: str, kinds: tuple[str, ...]
+) -> list[tuple[str, str, Callable[[], Figure]]]:
     """(file name, caption, figure builder) of every report figure."""
     name = plots.ALPHA_NAMES.get(metric, metric)
 
@@ -91,31 +100,55 @@ def _figures(run: Run, results: dict[str, Any], metric: str, kinds: tuple[str, .
             if results[section] is None:
                 return plots.placeholder(section, f"{section} could not be computed")
             return draw(results[section])
+
         return build
 
     return [
-        ("stable_rank_heatmap.png",
-         "Stable rank relative to initialisation, step × layer, per kind: the compression wave.",
-         lambda: plots.stable_rank_heatmaps(run, kinds)),
-        ("alpha_heatmap.png", f"{name}, step × layer, per kind.",
-         lambda: plots.alpha_heatmaps(run, metric, kinds)),
-        ("alpha_profiles.png",
-         f"{name} vs relative depth at several steps with the quadratic fit; Δα and the shape "
-         "distance to the final profile over time.",
-         need("alpha_profile", plots.alpha_profiles)),
-        ("wave.png", "Onset step per layer (wave speed) and the early-vs-late gradient G(t).",
-         need("wave", plots.wave_panel)),
-        ("qk_vs_vo.png", "Compression of Q, K, V, O per layer (colour = depth) and each kind's "
-         "between-layer share of variance.", need("asymmetry", plots.asymmetry_panel)),
-        ("two_timescale.png", f"Two-timescale ODE fit vs data (compression and {name}).",
-         need("two_timescale", plots.two_timescale_panel)),
+        (
+            "stable_rank_heatmap.png",
+            "Stable rank relative to initialisation, step × layer, per kind: the compression wave.",
+            lambda: plots.stable_rank_heatmaps(run, kinds),
+        ),
+        (
+            "alpha_heatmap.png",
+            f"{name}, step × layer, per kind.",
+            lambda: plots.alpha_heatmaps(run, metric, kinds),
+        ),
+        (
+            "alpha_profiles.png",
+            f"{name} vs relative depth at several steps with the quadratic fit; Δα and the shape "
+            "distance to the final profile over time.",
+            need("alpha_profile", plots.alpha_profiles),
+        ),
+        (
+            "wave.png",
+            "Onset step per layer (wave speed) and the early-vs-late gradient G(t).",
+            need("wave", plots.wave_panel),
+        ),
+        (
+            "qk_vs_vo.png",
+            "Compression of Q, K, V, O per layer (colour = depth) and each kind's "
+            "between-layer share of variance.",
+            need("asymmetry", plots.asymmetry_panel),
+        ),
+        (
+            "two_timescale.png",
+            f"Two-timescale ODE fit vs data (compression and {name}).",
+            need("two_timescale", plots.two_timescale_panel),
+        ),
         ("loss.png", "Training and validation loss.", lambda: plots.loss_curve(run)),
     ]
 
 
 def write_report(
-    run: Run | str | Path, out: str | Path | None = None, *, metric: str = "alpha",
-    kinds: Iterable[str] | None = None, n_boot: int = N_BOOT, seed: int = 0, dpi: int = 100,
+    run: Run | str | Path,
+    out: str | Path | None = None,
+    *,
+    metric: str = "alpha",
+    kinds: Iterable[str] | None = None,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    dpi: int = 100,
 ) -> Path:
     """Write figures, summary.json and index.html to `out` (default RUN/report); returns it."""
     started = time.perf_counter()
@@ -143,20 +176,30 @@ def write_report(
 
 
 def write_scaling_report(
-    runs: Iterable[Run | str | Path], out: str | Path, *, metric: str = "alpha",
-    kinds: Iterable[str] | None = None, step: int | None = None, n_boot: int = N_BOOT,
-    seed: int = 0, dpi: int = 100,
+    runs: Iterable[Run | str | Path],
+    out: str | Path,
+    *,
+    metric: str = "alpha",
+    kinds: Iterable[str] | None = None,
+    step: int | None = None,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    dpi: int = 100,
 ) -> Path:
     """scaling.json, scaling.png and index.html for Δα = c·L^β across runs."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    result = scaling_from_runs(runs, step=step, metric=metric, kinds=kinds, n_boot=n_boot,
-                               seed=seed)
+    result = scaling_from_runs(
+        runs, step=step, metric=metric, kinds=kinds, n_boot=n_boot, seed=seed
+    )
     summary = {"scaling": to_jsonable(result.to_dict())}
     (out / "scaling.json").write_text(json.dumps(summary, indent=1))
     fig, why = _attempt("scaling.png", lambda: plots.scaling_panel(result))
-    _save(fig if fig is not None else plots.placeholder("scaling", why or ""), out / "scaling.png",
-          dpi)
+    _save(
+        fig if fig is not None else plots.placeholder("scaling", why or ""),
+        out / "scaling.png",
+        dpi,
+    )
     caption = "Δα vs depth (log–log), the fitted law and leave-one-out predictions."
     (out / "index.html").write_text(_html("Depth scaling law", [("scaling.png", caption)], summary))
     return out
@@ -188,12 +231,16 @@ def _html(title: str, figures: list[tuple[str, str]], summary: dict[str, Any]) -
             parts.append(f"<tr><td>{html.escape(key)}</td><td>{html.escape(text)}</td></tr>")
         reasons = value.get("reasons", {}) if isinstance(value, dict) else {}
         for key, why in reasons.items():
-            parts.append(f"<tr><td>{html.escape(key)}</td>"
-                         f"<td class='why'>null: {html.escape(str(why))}</td></tr>")
+            parts.append(
+                f"<tr><td>{html.escape(key)}</td>"
+                f"<td class='why'>null: {html.escape(str(why))}</td></tr>"
+            )
         parts.append("</table>")
     parts.append("<h2>Figures</h2>")
     for file, caption in figures:
-        parts.append(f"<figure><img src='{html.escape(file)}' alt='{html.escape(file)}'>"
-                     f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        parts.append(
+            f"<figure><img src='{html.escape(file)}' alt='{html.escape(file)}'>"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -44,8 +44,14 @@ class Run:
 
     @classmethod
     def from_frame(
-        cls, frame: pd.DataFrame, *, n_layers: int | None = None, config: dict | None = None,
-        meta: dict | None = None, log: pd.DataFrame | None = None, path: Path | None = None,
+        cls,
+        frame: pd.DataFrame,
+        *,
+        n_layers: int | None = None,
+        config: dict | None = None,
+        meta: dict | None = None,
+        log: pd.DataFrame | None = None,
+        path: Path | None = None,
     ) -> Run:
         """A run from an in-memory tidy frame (`step, layer, kind, <metrics>`)."""
         missing = {"step", "layer", "kind"} - set(frame.columns)
@@ -104,8 +110,9 @@ class Run:
         kinds = self.resolve_kinds(kinds)
         steps = self.steps
         frame = self.metrics
-        rows = frame[(frame["layer"] >= 0) & (frame["layer"] < self.n_layers)
-                     & frame["kind"].isin(kinds)]
+        rows = frame[
+            (frame["layer"] >= 0) & (frame["layer"] < self.n_layers) & frame["kind"].isin(kinds)
+        ]
         total = np.zeros((len(steps), self.n_layers))
         count = np.zeros((len(steps), self.n_layers))
         values = rows[metric].to_numpy(float)
@@ -129,8 +136,10 @@ class Run:
     def __repr__(self) -> str:
         steps = self.steps
         span = f"steps {steps[0]}..{steps[-1]}" if len(steps) else "no steps"
-        return (f"Run({self.path or '<in memory>'}: {self.n_layers} layers, {len(steps)} "
-                f"snapshots, {span}, kinds {', '.join(self.kinds)})")
+        return (
+            f"Run({self.path or '<in memory>'}: {self.n_layers} layers, {len(steps)} "
+            f"snapshots, {span}, kinds {', '.join(self.kinds)})"
+        )
 
 
 def load_run(run: Run | str | Path) -> Run:

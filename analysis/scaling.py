@@ -43,8 +43,22 @@ class ScalingResult(Result):
     runs: tuple[str, ...] = ()
     reasons: dict[str, str] = field(default_factory=dict)
 
-    _json_fields = ("metric", "runs", "depths", "delta_alpha", "beta", "c", "r2", "beta_ci",
-                    "beta_se", "loo_error", "loo_predictions", "n", "n_boot", "seed")
+    _json_fields = (
+        "metric",
+        "runs",
+        "depths",
+        "delta_alpha",
+        "beta",
+        "c",
+        "r2",
+        "beta_ci",
+        "beta_se",
+        "loo_error",
+        "loo_predictions",
+        "n",
+        "n_boot",
+        "seed",
+    )
     _title = "scaling law Δα = c·L^β"
 
     def predict(self, depth: float | np.ndarray) -> float | np.ndarray:
@@ -55,8 +69,13 @@ class ScalingResult(Result):
 
 
 def fit_scaling_law(
-    depths: Sequence[float], delta_alpha: Sequence[float], *, n_boot: int = N_BOOT,
-    seed: int = 0, metric: str = "alpha", runs: Iterable[str] = (),
+    depths: Sequence[float],
+    delta_alpha: Sequence[float],
+    *,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    metric: str = "alpha",
+    runs: Iterable[str] = (),
 ) -> ScalingResult:
     """Δα = c·L^β by least squares on log–log, with `beta_ci` and `loo_error`."""
     depths = np.asarray(depths, float)
@@ -96,13 +115,33 @@ def fit_scaling_law(
                 reasons["loo_error"] = "some leave-one-out fits have < 2 distinct depths"
     if n < len(depths):
         reasons["points"] = f"{len(depths) - n} point(s) without a positive finite Δα were left out"
-    return ScalingResult(depths, delta, beta, c, r2, ci, se, loo, loo_pred, n, n_boot, seed, metric,
-                         tuple(runs), reasons)
+    return ScalingResult(
+        depths,
+        delta,
+        beta,
+        c,
+        r2,
+        ci,
+        se,
+        loo,
+        loo_pred,
+        n,
+        n_boot,
+        seed,
+        metric,
+        tuple(runs),
+        reasons,
+    )
 
 
 def scaling_from_runs(
-    runs: Iterable[Run | str | Path], *, step: int | None = None, metric: str = "alpha",
-    kinds: Iterable[str] | str | None = None, n_boot: int = N_BOOT, seed: int = 0,
+    runs: Iterable[Run | str | Path],
+    *,
+    step: int | None = None,
+    metric: str = "alpha",
+    kinds: Iterable[str] | str | None = None,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
 ) -> ScalingResult:
     """Δα (alpha_profile at `step`, default each run's last) vs depth across runs, then the fit."""
     loaded = [load_run(r) for r in runs]

@@ -61,8 +61,21 @@ class TwoTimescaleResult(Result):
     predictions: dict[str, np.ndarray]
     reasons: dict[str, str] = field(default_factory=dict)
 
-    _json_fields = ("metric", "kinds", "params", "stderr", "tau_fast", "tau_fast_se", "tau_slow",
-                    "tau_slow_se", "ratio", "ratio_se", "r2_fast", "r2_slow", "gate_width")
+    _json_fields = (
+        "metric",
+        "kinds",
+        "params",
+        "stderr",
+        "tau_fast",
+        "tau_fast_se",
+        "tau_slow",
+        "tau_slow_se",
+        "ratio",
+        "ratio_se",
+        "r2_fast",
+        "r2_slow",
+        "gate_width",
+    )
     _title = "two-timescale model (times in steps)"
 
 
@@ -93,20 +106,27 @@ def simulate_slow(theta: np.ndarray, s: np.ndarray, x: np.ndarray, y0: np.ndarra
 
 
 def _solve(rhs: Callable, y0: np.ndarray, s: np.ndarray) -> np.ndarray:
-    sol = solve_ivp(rhs, (0.0, float(s[-1])), y0, method="LSODA", t_eval=s, rtol=1e-8,
-                    atol=1e-10)
+    sol = solve_ivp(rhs, (0.0, float(s[-1])), y0, method="LSODA", t_eval=s, rtol=1e-8, atol=1e-10)
     if not sol.success or sol.y.shape[1] != len(s):
         return np.full((len(s), len(y0)), np.nan)
     return sol.y.T
 
 
-def _fit(residual: Callable, theta0: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-         n_obs: int) -> tuple[np.ndarray, np.ndarray]:
+def _fit(
+    residual: Callable, theta0: np.ndarray, lower: np.ndarray, upper: np.ndarray, n_obs: int
+) -> tuple[np.ndarray, np.ndarray]:
     margin = 1e-6 * (upper - lower)
     margin = np.where(np.isfinite(margin), margin, 0.0)
     theta0 = np.clip(theta0, lower + margin, upper - margin)
-    res = least_squares(residual, theta0, bounds=(lower, upper), method="trf", x_scale="jac",
-                        diff_step=1e-5, max_nfev=200)
+    res = least_squares(
+        residual,
+        theta0,
+        bounds=(lower, upper),
+        method="trf",
+        x_scale="jac",
+        diff_step=1e-5,
+        max_nfev=200,
+    )
     dof = n_obs - len(theta0)
     jac = res.jac
     ssr = float(res.fun @ res.fun)
@@ -119,7 +139,10 @@ def _none(value: float) -> float | None:
 
 
 def fit_two_timescale(
-    run: Run | str | Path, *, metric: str = "alpha", kinds: Iterable[str] | str | None = None,
+    run: Run | str | Path,
+    *,
+    metric: str = "alpha",
+    kinds: Iterable[str] | str | None = None,
     gate_width: float = 0.01,
 ) -> TwoTimescaleResult:
     """Fit the fast/slow ODE model above; parameters with SEs, τ ratio, R², predictions."""
@@ -147,13 +170,22 @@ def fit_two_timescale(
         try:
             on, _ = onsets(s, smooth_time(c, 3), 0.02)
             good = np.isfinite(on)
-            slope, icept = (weighted_linfit(x[good], on[good], np.ones(good.sum()))
-                            if good.sum() >= 2 else (np.nan, np.nan))
+            slope, icept = (
+                weighted_linfit(x[good], on[good], np.ones(good.sum()))
+                if good.sum() >= 2
+                else (np.nan, np.nan)
+            )
             tau0 = icept / math.log(2) if np.isfinite(icept) and icept > 0 else 0.1
-            end = np.nanmean(c[-max(1, len(s) // 10):], 0)
+            end = np.nanmean(c[-max(1, len(s) // 10) :], 0)
             a1_0, a0_0 = weighted_linfit(x, end, np.ones(len(x)))
-            theta0 = np.array([max(tau0, spacing), max(float(np.nan_to_num(slope)), 0.0),
-                               np.nan_to_num(a0_0), np.nan_to_num(a1_0)])
+            theta0 = np.array(
+                [
+                    max(tau0, spacing),
+                    max(float(np.nan_to_num(slope)), 0.0),
+                    np.nan_to_num(a0_0),
+                    np.nan_to_num(a1_0),
+                ]
+            )
             lower = np.array([spacing / 4, 0.0, -2.0, -4.0])
             upper = np.array([10.0, 1.0, 2.0, 4.0])
 
@@ -175,7 +207,7 @@ def fit_two_timescale(
             reasons["slow"] = f"the first snapshot has non-finite {metric} in some layer"
         else:
             try:
-                end = np.nanmean(alpha[-max(1, len(s) // 10):], 0)
+                end = np.nanmean(alpha[-max(1, len(s) // 10) :], 0)
                 b0 = weighted_quadfit(x, end, np.ones(len(x)))
                 mean = np.nanmean(alpha, 1)
                 change = mean - mean[0]
@@ -207,7 +239,21 @@ def fit_two_timescale(
     elif "fast" in reasons or "slow" in reasons:
         reasons["ratio"] = "needs both fits"
     return TwoTimescaleResult(
-        metric, kinds, params, stderr, tf, stderr["tau_fast"], ts, stderr["tau_slow"], ratio,
-        ratio_se, r2["fast"], r2["slow"], gate_width * span, run.steps,
-        {"compression": c, "alpha": alpha}, preds, reasons,
+        metric,
+        kinds,
+        params,
+        stderr,
+        tf,
+        stderr["tau_fast"],
+        ts,
+        stderr["tau_slow"],
+        ratio,
+        ratio_se,
+        r2["fast"],
+        r2["slow"],
+        gate_width * span,
+        run.steps,
+        {"compression": c, "alpha": alpha},
+        preds,
+        reasons,
     )

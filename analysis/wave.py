@@ -66,9 +66,22 @@ class WaveResult(Result):
     reasons: dict[str, str] = field(default_factory=dict)
 
     _json_fields = (
-        "kinds", "onset", "max_compression", "slope", "slope_ci", "speed", "speed_ci",
-        "spearman_rho", "spearman_p", "has_wave", "direction", "peak_step", "peak_value",
-        "reversal_step", "n_boot", "seed",
+        "kinds",
+        "onset",
+        "max_compression",
+        "slope",
+        "slope_ci",
+        "speed",
+        "speed_ci",
+        "spearman_rho",
+        "spearman_p",
+        "has_wave",
+        "direction",
+        "peak_step",
+        "peak_value",
+        "reversal_step",
+        "n_boot",
+        "seed",
     )
     _title = "compression wave (stable rank; speed in layers per 1k steps)"
 
@@ -146,8 +159,13 @@ def gradient_events(
 
 
 def compression_wave(
-    run: Run | str | Path, kinds: Iterable[str] | str | None = None, *, smooth: int = 3,
-    min_compression: float = 0.02, min_gradient: float = 0.01, n_boot: int = N_BOOT,
+    run: Run | str | Path,
+    kinds: Iterable[str] | str | None = None,
+    *,
+    smooth: int = 3,
+    min_compression: float = 0.02,
+    min_gradient: float = 0.01,
+    n_boot: int = N_BOOT,
     seed: int = 0,
 ) -> WaveResult:
     """Onsets, wave speed (bootstrap CI, Spearman ρ) and the early-vs-late gradient G(t)."""
@@ -167,8 +185,10 @@ def compression_wave(
         onset, peak = onsets(steps, c, min_compression)
     ok = np.isfinite(onset)
     if len(steps) >= 3 and ok.sum() < 3:
-        reasons["slope"] = (f"needs ≥ 3 layers whose compression reaches min_compression="
-                            f"{min_compression} (have {int(ok.sum())})")
+        reasons["slope"] = (
+            f"needs ≥ 3 layers whose compression reaches min_compression="
+            f"{min_compression} (have {int(ok.sum())})"
+        )
     elif ok.sum() >= 3:
         layers = np.arange(n_layers, dtype=float)
         s, _ = weighted_linfit(layers[ok], onset[ok], np.ones(int(ok.sum())))
@@ -199,6 +219,24 @@ def compression_wave(
     if reversal is None and "peak_step" not in reasons:
         reasons["reversal_step"] = "G(t) never changes sign"
     return WaveResult(
-        kinds, run.steps, c, onset, peak, slope, slope_ci, speed, speed_ci, rho, p, has_wave,
-        direction, g, peak_step, peak_value, reversal, n_boot, seed, reasons,
+        kinds,
+        run.steps,
+        c,
+        onset,
+        peak,
+        slope,
+        slope_ci,
+        speed,
+        speed_ci,
+        rho,
+        p,
+        has_wave,
+        direction,
+        g,
+        peak_step,
+        peak_value,
+        reversal,
+        n_boot,
+        seed,
+        reasons,
     )

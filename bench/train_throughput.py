@@ -60,8 +60,9 @@ def measure(config_path: str, steps: int, overrides: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--configs", nargs="+",
-                        default=["configs/demo.yaml", "configs/custom_30m.yaml"])
+    parser.add_argument(
+        "--configs", nargs="+", default=["configs/demo.yaml", "configs/custom_30m.yaml"]
+    )
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()

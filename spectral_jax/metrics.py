@@ -27,8 +27,17 @@ from spectral_jax.powerlaw import fit_power_law
 
 METRIC_DEFINITIONS_VERSION = 1
 METRIC_NAMES = (
-    "stable_rank", "alpha", "alpha_xmin", "alpha_n", "alpha_ks", "alpha_rank", "entropy",
-    "effective_rank", "gap", "spectral_norm", "frobenius_norm",
+    "stable_rank",
+    "alpha",
+    "alpha_xmin",
+    "alpha_n",
+    "alpha_ks",
+    "alpha_rank",
+    "entropy",
+    "effective_rank",
+    "gap",
+    "spectral_norm",
+    "frobenius_norm",
 )
 RANK_FIT_FLOOR = 1e-3
 

@@ -49,12 +49,14 @@ def _fit_one(lam: jax.Array) -> jax.Array:
     best = jnp.argmin(ks)
     found = jnp.isfinite(ks[best])
     nan = jnp.asarray(jnp.nan, x.dtype)
-    return jnp.stack([
-        jnp.where(found, alpha[best], nan),
-        jnp.where(found, x[best], nan),
-        jnp.where(found, n[best], nan),
-        jnp.where(found, ks[best], nan),
-    ])
+    return jnp.stack(
+        [
+            jnp.where(found, alpha[best], nan),
+            jnp.where(found, x[best], nan),
+            jnp.where(found, n[best], nan),
+            jnp.where(found, ks[best], nan),
+        ]
+    )
 
 
 def _chunk(k: int) -> int:

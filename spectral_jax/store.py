@@ -124,7 +124,11 @@ class SpectraWriter:
     """
 
     def __init__(
-        self, path: str | Path, meta: Mapping[str, Any], *, is_primary: bool = True,
+        self,
+        path: str | Path,
+        meta: Mapping[str, Any],
+        *,
+        is_primary: bool = True,
         async_save: bool = False,
     ) -> None:
         self.path = Path(path)
@@ -175,7 +179,9 @@ class SpectraWriter:
                 self._manager.delete(s)
         self._index.close()
         index = self.path / "index.bin"
-        records = np.fromfile(index, dtype=self._dtype, count=index.stat().st_size // self._dtype.itemsize)
+        records = np.fromfile(
+            index, dtype=self._dtype, count=index.stat().st_size // self._dtype.itemsize
+        )
         tmp = self.path / "index.bin.tmp"
         records[records["step"] <= step].tofile(tmp)
         os.replace(tmp, index)
@@ -271,11 +277,13 @@ class SpectraStore:
         if not len(steps):
             return pd.DataFrame(columns=["step", "layer", "kind", *self.meta["metrics"]])
         values = np.stack([records[s]["metrics"] for s in steps])  # [steps, metrics, rows]
-        frame = pd.DataFrame({
-            "step": np.repeat(steps, rows),
-            "layer": np.tile(layers, len(steps)).astype(np.int64),
-            "kind": np.tile(kinds, len(steps)),
-        })
+        frame = pd.DataFrame(
+            {
+                "step": np.repeat(steps, rows),
+                "layer": np.tile(layers, len(steps)).astype(np.int64),
+                "kind": np.tile(kinds, len(steps)),
+            }
+        )
         for m, name in enumerate(self.meta["metrics"]):
             frame[name] = values[:, m, :].reshape(-1)
         return frame
@@ -285,7 +293,9 @@ class SpectraStore:
         if not self.meta["save_sigma"]:
             raise StoreError(f"{self.path} was written with spectral.save_sigma=false")
         if kind not in self.meta["kinds"]:
-            raise StoreError(f"{self.path} has no kind '{kind}' (has {', '.join(self.meta['kinds'])})")
+            raise StoreError(
+                f"{self.path} has no kind '{kind}' (has {', '.join(self.meta['kinds'])})"
+            )
         records = self._records()
         offset = 0
         for k in self.meta["kinds"]:

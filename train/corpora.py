@@ -127,8 +127,13 @@ def _tokenize_files(name: str, files: list[Path], data: DataConfig, vocab_size: 
     train_path, val_path = cache / "train.npy", cache / "val.npy"
     tok_path = cache / "tokenizer.json" if data.tokenizer == "bpe" else None
     if train_path.exists() and val_path.exists() and (tok_path is None or tok_path.exists()):
-        return Corpus(np.load(train_path), np.load(val_path), vocab_size, name,
-                      str(tok_path) if tok_path else None)
+        return Corpus(
+            np.load(train_path),
+            np.load(val_path),
+            vocab_size,
+            name,
+            str(tok_path) if tok_path else None,
+        )
     halves = [split_document(_read_text(f), data.val_fraction) for f in files]
     train_docs, val_docs = [h[0] for h in halves], [h[1] for h in halves]
     try:
@@ -136,7 +141,10 @@ def _tokenize_files(name: str, files: list[Path], data: DataConfig, vocab_size: 
             train, val = encode_bytes(train_docs, vocab_size), encode_bytes(val_docs, vocab_size)
         else:
             tokenizer = train_bpe(train_docs, vocab_size)
-            train, val = encode_documents(tokenizer, train_docs), encode_documents(tokenizer, val_docs)
+            train, val = (
+                encode_documents(tokenizer, train_docs),
+                encode_documents(tokenizer, val_docs),
+            )
             _atomic_save(tok_path, tokenizer.save)
     except ValueError as err:
         raise CorpusError(str(err)) from None

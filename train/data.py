@@ -41,8 +41,13 @@ class TrainLoader:
     """Infinite iterator of training batches `{"inputs", "targets"}: int32[b, T]`."""
 
     def __init__(
-        self, tokens: np.ndarray, seq_len: int, batch_size: int, seed: int,
-        process_index: int = 0, process_count: int = 1,
+        self,
+        tokens: np.ndarray,
+        seq_len: int,
+        batch_size: int,
+        seed: int,
+        process_index: int = 0,
+        process_count: int = 1,
     ) -> None:
         n_windows = _check(tokens, seq_len, batch_size, process_count)
         local = batch_size // process_count
@@ -75,8 +80,12 @@ class TrainLoader:
 
 
 def validation_batches(
-    tokens: np.ndarray, seq_len: int, batch_size: int, n_batches: int,
-    process_index: int = 0, process_count: int = 1,
+    tokens: np.ndarray,
+    seq_len: int,
+    batch_size: int,
+    n_batches: int,
+    process_index: int = 0,
+    process_count: int = 1,
 ) -> list[Batch]:
     """Fixed validation batches of windows spread evenly over the validation tokens."""
     n_windows = _check(tokens, seq_len, batch_size, process_count)

@@ -97,13 +97,25 @@ def train(config: Config) -> TrainResult:
 
     corpus = load_corpus(config.data, config.model.vocab_size)
     loader = TrainLoader(
-        corpus.train, tcfg.seq_len, tcfg.batch_size, config.run.seed,
-        process_index=jax.process_index(), process_count=jax.process_count(),
+        corpus.train,
+        tcfg.seq_len,
+        tcfg.batch_size,
+        config.run.seed,
+        process_index=jax.process_index(),
+        process_count=jax.process_count(),
     )
-    val_batches = validation_batches(
-        corpus.val, tcfg.seq_len, tcfg.batch_size, tcfg.eval_batches,
-        process_index=jax.process_index(), process_count=jax.process_count(),
-    ) if tcfg.eval_every else []
+    val_batches = (
+        validation_batches(
+            corpus.val,
+            tcfg.seq_len,
+            tcfg.batch_size,
+            tcfg.eval_batches,
+            process_index=jax.process_index(),
+            process_count=jax.process_count(),
+        )
+        if tcfg.eval_every
+        else []
+    )
 
     model = Transformer(config.model, rngs=nnx.Rngs(config.run.seed))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
@@ -119,8 +131,14 @@ def train(config: Config) -> TrainResult:
         log.info("resumed %s from step %d", run_dir, start)
 
     train_step = make_train_step(
-        graphdef, rest, tx, schedule, mesh, grad_accum=tcfg.grad_accum,
-        dropout=config.model.dropout > 0, seed=config.run.seed,
+        graphdef,
+        rest,
+        tx,
+        schedule,
+        mesh,
+        grad_accum=tcfg.grad_accum,
+        dropout=config.model.dropout > 0,
+        seed=config.run.seed,
     )
     eval_step = make_eval_step(graphdef, rest, mesh)
     logger = MetricsLogger(run_dir, resume_step=start or None, enabled=is_primary)

@@ -71,8 +71,14 @@ class SpectralMonitor:
     """Owns the probe function, the writer thread, the spectra store and spectral TensorBoard."""
 
     def __init__(
-        self, config: Config, graphdef: nnx.GraphDef, rest: nnx.State, run_dir: Path,
-        mesh: Mesh, is_primary: bool, start_step: int,
+        self,
+        config: Config,
+        graphdef: nnx.GraphDef,
+        rest: nnx.State,
+        run_dir: Path,
+        mesh: Mesh,
+        is_primary: bool,
+        start_step: int,
     ) -> None:
         self.every = config.spectral.every
         kinds = watched_kinds(config)
@@ -87,11 +93,14 @@ class SpectralMonitor:
             # Entries from the restored step on are recomputed: nothing missing, nothing doubled.
             self.store.truncate_after(start_step - 1)
             self.tb = SpectralTensorBoard(
-                run_dir / "tb", self.layers, purge_step=start_step or None,
+                run_dir / "tb",
+                self.layers,
+                purge_step=start_step or None,
                 images_every=config.spectral.tb_images_every,
             )
-            self._thread = threading.Thread(target=self._write_loop, name="spectra-writer",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._write_loop, name="spectra-writer", daemon=True
+            )
             self._thread.start()
         method, save_sigma = config.spectral.method, config.spectral.save_sigma
 
@@ -109,8 +118,14 @@ class SpectralMonitor:
 
     @classmethod
     def create(
-        cls, config: Config, graphdef: nnx.GraphDef, rest: nnx.State, run_dir: Path,
-        mesh: Mesh, is_primary: bool, start_step: int,
+        cls,
+        config: Config,
+        graphdef: nnx.GraphDef,
+        rest: nnx.State,
+        run_dir: Path,
+        mesh: Mesh,
+        is_primary: bool,
+        start_step: int,
     ) -> SpectralMonitor | None:
         """A monitor, or None when `spectral.every` is 0."""
         if config.spectral.every == 0:

@@ -32,8 +32,9 @@ def decay_mask(params: object) -> object:
     return jax.tree.map(lambda p: p.ndim >= 2, params)
 
 
-def make_optimizer(cfg: OptimConfig, total_steps: int) -> tuple[optax.GradientTransformation,
-                                                                 optax.Schedule]:
+def make_optimizer(
+    cfg: OptimConfig, total_steps: int
+) -> tuple[optax.GradientTransformation, optax.Schedule]:
     """The optax chain for a run and its schedule (the schedule is logged as `lr`)."""
     schedule = learning_rate_schedule(cfg, total_steps)
     parts: list[optax.GradientTransformation] = []

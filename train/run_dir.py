@@ -32,7 +32,9 @@ def prepare_run_dir(config: Config, *, is_primary: bool = True) -> Path:
         try:
             old = yaml.safe_load(config_path.read_text()) or {}
         except yaml.YAMLError:
-            raise RunDirError(f"{config_path} is not valid YAML; move it away to start anew") from None
+            raise RunDirError(
+                f"{config_path} is not valid YAML; move it away to start anew"
+            ) from None
         changed = [k for k in diff_configs(old, config.to_dict()) if k not in RESUME_SAFE_KEYS]
         if changed and not config.run.allow_config_change:
             raise RunDirError(

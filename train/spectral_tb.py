@@ -27,7 +27,11 @@ class SpectralTensorBoard:
     """Writes one probe result (the store's entry layout) per call."""
 
     def __init__(
-        self, logdir: Path, layers: dict[str, list[int]], *, purge_step: int | None,
+        self,
+        logdir: Path,
+        layers: dict[str, list[int]],
+        *,
+        purge_step: int | None,
         images_every: int,
     ) -> None:
         self.writer = SummaryWriter(
@@ -71,7 +75,10 @@ class SpectralTensorBoard:
             for ax, kind in zip(axes[0], kinds, strict=True):
                 grid = np.stack(self._history[metric][kind], axis=1)  # [layers, steps]
                 ax.imshow(
-                    grid, aspect="auto", origin="lower", interpolation="nearest",
+                    grid,
+                    aspect="auto",
+                    origin="lower",
+                    interpolation="nearest",
                     extent=(self._steps[0], self._steps[-1], -0.5, grid.shape[0] - 0.5),
                 )
                 ax.set_title(kind)

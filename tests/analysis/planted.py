@@ -36,24 +36,32 @@ def wave_compression(t: np.ndarray, x: np.ndarray) -> np.ndarray:
     return (A0 + A1 * x)[None, :] * (1 - np.exp(-lag / TAU_F))
 
 
-def planted_alpha(t: np.ndarray, x: np.ndarray, top: float = ALPHA_TOP, k: float = K,
-                  vertex: float = VERTEX) -> np.ndarray:
+def planted_alpha(
+    t: np.ndarray, x: np.ndarray, top: float = ALPHA_TOP, k: float = K, vertex: float = VERTEX
+) -> np.ndarray:
     target = top - k * (x - vertex) ** 2
     decay = np.exp(-t / TAU_S)[:, None]
     return target[None, :] * (1 - decay) + ALPHA_INIT * decay
 
 
-def _frame(stable: dict[str, np.ndarray], alpha: dict[str, np.ndarray], steps: np.ndarray,
-           rng: np.random.Generator, embed: bool) -> pd.DataFrame:
+def _frame(
+    stable: dict[str, np.ndarray],
+    alpha: dict[str, np.ndarray],
+    steps: np.ndarray,
+    rng: np.random.Generator,
+    embed: bool,
+) -> pd.DataFrame:
     parts = []
     n_layers = next(iter(stable.values())).shape[1]
     for kind in stable:
         rs, al = stable[kind], alpha[kind]
-        part = pd.DataFrame({
-            "step": np.repeat(steps, n_layers),
-            "layer": np.tile(np.arange(n_layers), len(steps)),
-            "kind": kind,
-        })
+        part = pd.DataFrame(
+            {
+                "step": np.repeat(steps, n_layers),
+                "layer": np.tile(np.arange(n_layers), len(steps)),
+                "kind": kind,
+            }
+        )
         for name in METRIC_NAMES:
             part[name] = 1.0
         part["stable_rank"] = rs.ravel()
@@ -62,13 +70,22 @@ def _frame(stable: dict[str, np.ndarray], alpha: dict[str, np.ndarray], steps: n
         part["entropy"] = rng.uniform(0.8, 0.9, len(part))
         parts.append(part)
     if embed:  # a global matrix at layer -1, which depth analyses must ignore
-        parts.append(pd.DataFrame({"step": steps, "layer": -1, "kind": "embed",
-                                   **{name: 100.0 for name in METRIC_NAMES}}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "step": steps,
+                    "layer": -1,
+                    "kind": "embed",
+                    **{name: 100.0 for name in METRIC_NAMES},
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
-def lifecycle_frame(n_layers: int = 12, seed: int = 0, steps: np.ndarray = STEPS,
-                    embed: bool = False) -> pd.DataFrame:
+def lifecycle_frame(
+    n_layers: int = 12, seed: int = 0, steps: np.ndarray = STEPS, embed: bool = False
+) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     t = steps.astype(float)
     x = np.arange(n_layers) / (n_layers - 1)
@@ -111,19 +128,23 @@ def scaling_frame(n_layers: int, delta_alpha: float, steps: np.ndarray) -> pd.Da
     return _frame(stable, alpha, steps, rng, embed=False)
 
 
-def write_store(frame: pd.DataFrame, path: Path, *, save_sigma: bool = False,
-                model: dict | None = None) -> Path:
+def write_store(
+    frame: pd.DataFrame, path: Path, *, save_sigma: bool = False, model: dict | None = None
+) -> Path:
     """Write a tidy frame as a spectra store with the store's own writer; returns `path`."""
     kinds = sorted(frame["kind"].unique())
-    layers = {k: sorted(int(v) for v in frame.loc[frame["kind"] == k, "layer"].unique())
-              for k in kinds}
+    layers = {
+        k: sorted(int(v) for v in frame.loc[frame["kind"] == k, "layer"].unique()) for k in kinds
+    }
     n_layers = max(len(v) for v in layers.values())
     meta = {
         "metrics_version": 1,
         "model": model or {"family": "planted", "layers": n_layers},
-        "kinds": kinds, "layers": layers,
+        "kinds": kinds,
+        "layers": layers,
         "shapes": {k: [WIDTH, WIDTH + 8] for k in kinds},
-        "metrics": list(METRIC_NAMES), "save_sigma": save_sigma,
+        "metrics": list(METRIC_NAMES),
+        "save_sigma": save_sigma,
     }
     writer = SpectraWriter(path, meta)
     frame = frame.sort_values(["step", "kind", "layer"])
@@ -134,32 +155,45 @@ def write_store(frame: pd.DataFrame, path: Path, *, save_sigma: bool = False,
                 entry["metrics"][m][kind] = krows[m].to_numpy(np.float32)
         if save_sigma:
             entry["sigma"] = {
-                k: np.sort(np.random.default_rng(int(step)).uniform(0.1, 2, (len(layers[k]), WIDTH))
-                           )[:, ::-1].astype(np.float32) for k in kinds
+                k: np.sort(
+                    np.random.default_rng(int(step)).uniform(0.1, 2, (len(layers[k]), WIDTH))
+                )[:, ::-1].astype(np.float32)
+                for k in kinds
             }
         writer.write(int(step), entry)
     writer.close()
     return path
 
 
-def write_run(frame: pd.DataFrame, run_dir: Path, *, n_layers: int, save_sigma: bool = False,
-              losses: bool = True) -> Path:
+def write_run(
+    frame: pd.DataFrame,
+    run_dir: Path,
+    *,
+    n_layers: int,
+    save_sigma: bool = False,
+    losses: bool = True,
+) -> Path:
     """A run directory: config.yaml, spectra store, metrics.jsonl (train and eval rows)."""
     import json
 
     import yaml
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(
-        {"model": {"n_layers": n_layers, "d_model": 16}, "run": {"dir": str(run_dir)}}))
+    (run_dir / "config.yaml").write_text(
+        yaml.safe_dump(
+            {"model": {"n_layers": n_layers, "d_model": 16}, "run": {"dir": str(run_dir)}}
+        )
+    )
     write_store(frame, run_dir / "spectra", save_sigma=save_sigma)
     if losses:
         steps = np.sort(frame["step"].unique())
         with (run_dir / "metrics.jsonl").open("w") as f:
             for s in range(10, int(steps[-1]) + 1, 10):
-                f.write(json.dumps({"step": s, "loss": 5.0 * np.exp(-s / 2000) + 1, "lr": 1e-3})
-                        + "\n")
+                f.write(
+                    json.dumps({"step": s, "loss": 5.0 * np.exp(-s / 2000) + 1, "lr": 1e-3}) + "\n"
+                )
                 if s % 100 == 0:
-                    f.write(json.dumps({"step": s, "val_loss": 5.0 * np.exp(-s / 2000) + 1.1})
-                            + "\n")
+                    f.write(
+                        json.dumps({"step": s, "val_loss": 5.0 * np.exp(-s / 2000) + 1.1}) + "\n"
+                    )
     return run_dir

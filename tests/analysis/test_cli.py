@@ -14,8 +14,15 @@ from analysis.__main__ import main
 from analysis.report import SECTIONS
 
 REPO = Path(__file__).resolve().parents[2]
-FIGURES = ("stable_rank_heatmap.png", "alpha_heatmap.png", "alpha_profiles.png", "wave.png",
-           "qk_vs_vo.png", "two_timescale.png", "loss.png")
+FIGURES = (
+    "stable_rank_heatmap.png",
+    "alpha_heatmap.png",
+    "alpha_profiles.png",
+    "wave.png",
+    "qk_vs_vo.png",
+    "two_timescale.png",
+    "loss.png",
+)
 
 
 def check_report(out: Path) -> dict:
@@ -61,8 +68,9 @@ def test_report_on_too_short_run_gives_nulls_with_reasons(tiny_run: Path) -> Non
 
 def test_scaling_cli(scaling_runs: tuple[list[Path], object], tmp_path: Path) -> None:
     paths, _ = scaling_runs
-    assert main(["scaling", *map(str, paths), "--out", str(tmp_path / "sc"), "--n-boot",
-                 "200"]) == 0
+    assert (
+        main(["scaling", *map(str, paths), "--out", str(tmp_path / "sc"), "--n-boot", "200"]) == 0
+    )
     data = json.loads((tmp_path / "sc" / "scaling.json").read_text())["scaling"]
     assert data["beta"] == pytest.approx(0.26, abs=0.03) and data["loo_error"] < 0.05
     assert (tmp_path / "sc" / "scaling.png").read_bytes()[:4] == b"\x89PNG"
@@ -71,8 +79,12 @@ def test_scaling_cli(scaling_runs: tuple[list[Path], object], tmp_path: Path) ->
 
 def test_bad_run_path_is_a_one_line_error_with_exit_code_2(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "analysis", "report", str(tmp_path / "nope")], cwd=REPO,
-        capture_output=True, text=True, timeout=120, env=dict(os.environ, JAX_PLATFORMS="cpu"),
+        [sys.executable, "-m", "analysis", "report", str(tmp_path / "nope")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

@@ -18,7 +18,7 @@ DECAY = math.exp(-T_END / planted.TAU_S)
 
 def settle_truth(tol: float = 0.1) -> float:
     """Step after which the noise-free shape is within tol of the final (last-10%) shape."""
-    tail = planted.STEPS[-math.ceil(0.1 * len(planted.STEPS)):]
+    tail = planted.STEPS[-math.ceil(0.1 * len(planted.STEPS)) :]
     e_bar = np.exp(-tail / planted.TAU_S).mean()
     return -planted.TAU_S * math.log(e_bar + tol * (1 - e_bar))
 
@@ -60,8 +60,14 @@ def test_no_inverted_u_where_none_was_planted(null_run: Path) -> None:
 
 def _frame(alpha: np.ndarray, steps: np.ndarray) -> pd.DataFrame:
     n = alpha.shape[1]
-    return pd.DataFrame({"step": np.repeat(steps, n), "layer": np.tile(np.arange(n), len(steps)),
-                         "kind": "q", "alpha": alpha.ravel()})
+    return pd.DataFrame(
+        {
+            "step": np.repeat(steps, n),
+            "layer": np.tile(np.arange(n), len(steps)),
+            "kind": "q",
+            "alpha": alpha.ravel(),
+        }
+    )
 
 
 def test_u_shape_is_not_an_inverted_u_and_a_static_profile_settles_at_once() -> None:

@@ -19,8 +19,16 @@ def test_load_run_joins_loss_and_reads_config(lifecycle_run: Path) -> None:
     assert run.depth_kinds == ("k", "o", "q", "v")
     np.testing.assert_array_equal(run.steps, planted.STEPS)
     m = run.metrics
-    assert {"step", "layer", "kind", "stable_rank", "alpha", "loss", "loss_step",
-            "val_loss"} <= set(m.columns)
+    assert {
+        "step",
+        "layer",
+        "kind",
+        "stable_rank",
+        "alpha",
+        "loss",
+        "loss_step",
+        "val_loss",
+    } <= set(m.columns)
     at50 = m[m.step == 50].iloc[0]
     assert at50.loss_step == 50 and at50.loss == pytest.approx(5 * np.exp(-50 / 2000) + 1)
     at0 = m[m.step == 0].iloc[0]
@@ -69,7 +77,8 @@ def test_log_with_eval_only_rows_and_torn_line(tmp_path: Path) -> None:
     frame = planted.lifecycle_frame(n_layers=3, steps=np.array([0, 10, 20]))
     run_dir = planted.write_run(frame, tmp_path / "run", n_layers=3, losses=False)
     (run_dir / "metrics.jsonl").write_text(
-        '{"step": 10, "val_loss": 2.5}\n{"step": 20, "loss": 1.5, "lr": 0.1}\n{"step": 3')
+        '{"step": 10, "val_loss": 2.5}\n{"step": 20, "loss": 1.5, "lr": 0.1}\n{"step": 3'
+    )
     run = load_run(run_dir)
     m = run.metrics
     assert (m.loss == 1.5).all() and (m.loss_step == 20).all()

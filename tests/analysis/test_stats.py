@@ -37,10 +37,12 @@ def test_weighted_fits_equal_fits_on_resampled_points() -> None:
     for b in range(20):
         idx = np.repeat(np.arange(9), counts[b])
         if len(np.unique(idx)) >= 3:
-            np.testing.assert_allclose([icept[b], slope[b]], np.polyfit(x[idx], y[idx], 1)[::-1],
-                                       rtol=1e-9, atol=1e-9)
-            np.testing.assert_allclose(coef[b], np.polyfit(x[idx], y[idx], 2)[::-1], rtol=1e-7,
-                                       atol=1e-9)
+            np.testing.assert_allclose(
+                [icept[b], slope[b]], np.polyfit(x[idx], y[idx], 1)[::-1], rtol=1e-9, atol=1e-9
+            )
+            np.testing.assert_allclose(
+                coef[b], np.polyfit(x[idx], y[idx], 2)[::-1], rtol=1e-7, atol=1e-9
+            )
 
 
 def test_degenerate_resamples_give_nan_and_nan_points_are_ignored() -> None:

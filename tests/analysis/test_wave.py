@@ -20,7 +20,7 @@ SPACING = 50  # steps between planted snapshots
 def true_gradient() -> tuple[np.ndarray, np.ndarray]:
     t = np.arange(0, 4001, 1.0)
     c = planted.wave_compression(t, np.arange(L) / (L - 1))
-    return t, c[:, -L // 3:].mean(1) - c[:, : L // 3].mean(1)
+    return t, c[:, -L // 3 :].mean(1) - c[:, : L // 3].mean(1)
 
 
 def test_planted_wave_is_recovered(lifecycle_run: Path) -> None:
@@ -68,10 +68,14 @@ def test_gradient_without_reversal_and_a_reversed_wave() -> None:
     x = np.arange(L) / (L - 1)
     lag = np.clip(steps[:, None] - 1500 * (1 - x)[None, :], 0, None)
     c = 0.4 * (1 - np.exp(-lag / 150))
-    frame = pd.DataFrame({
-        "step": np.repeat(steps, L), "layer": np.tile(np.arange(L), len(steps)), "kind": "q",
-        "stable_rank": (30 * (1 - c)).ravel(),
-    })
+    frame = pd.DataFrame(
+        {
+            "step": np.repeat(steps, L),
+            "layer": np.tile(np.arange(L), len(steps)),
+            "kind": "q",
+            "stable_rank": (30 * (1 - c)).ravel(),
+        }
+    )
     wave = compression_wave(Run.from_frame(frame))
     assert wave.has_wave and wave.direction == "late_to_early"
     assert wave.speed == pytest.approx(-1000 * (L - 1) / 1500, rel=0.03)
@@ -83,6 +87,7 @@ def test_too_short_and_too_shallow_give_reasons(tiny_run: Path) -> None:
     wave = compression_wave(tiny_run)
     assert wave.speed is None and wave.peak_step is None
     assert "≥ 3 layers" in wave.reasons["slope"] and "≥ 3 layers" in wave.reasons["peak_step"]
-    one = Run.from_frame(pd.DataFrame({"step": [0], "layer": [0], "kind": ["q"],
-                                       "stable_rank": [3.0]}))
+    one = Run.from_frame(
+        pd.DataFrame({"step": [0], "layer": [0], "kind": ["q"], "stable_rank": [3.0]})
+    )
     assert "≥ 3 snapshots" in compression_wave(one).reasons["onset"]

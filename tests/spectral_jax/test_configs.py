@@ -41,8 +41,9 @@ def documented() -> dict[Path, dict[str, int]]:
         cells = [c.strip().replace(",", "") for c in match["cells"].split("|")[:-1]]
         if not all(c.isdigit() for c in cells):
             continue  # the header separator row
-        rows[_config_path(match["config"].strip())] = dict(zip(COLUMNS, map(int, cells),
-                                                                strict=True))
+        rows[_config_path(match["config"].strip())] = dict(
+            zip(COLUMNS, map(int, cells), strict=True)
+        )
     return rows
 
 
@@ -72,15 +73,21 @@ def test_params_md_counts_are_exact(path: Path) -> None:
     row = DOCUMENTED[path]
     m = load_config(path).model
     assert (row["n_layers"], row["d_model"], row["n_heads"], row["d_ff"], row["vocab_size"]) == (
-        m.n_layers, m.d_model, m.n_heads, m.d_ff, m.vocab_size)
+        m.n_layers,
+        m.d_model,
+        m.n_heads,
+        m.d_ff,
+        m.vocab_size,
+    )
     abstract = nnx.eval_shape(lambda: Transformer(m, rngs=nnx.Rngs(0)))
     total = count_params(abstract)
     assert row["total"] == total, f"configs/PARAMS.md total is stale for {path.name}"
     assert row["non_embedding"] == total - embedding_params(m)
 
 
-@pytest.mark.parametrize(("name", "nominal"), [
-    ("custom_30m", 30e6), ("custom_85m", 85e6), ("custom_285m", 285e6)])
+@pytest.mark.parametrize(
+    ("name", "nominal"), [("custom_30m", 30e6), ("custom_85m", 85e6), ("custom_285m", 285e6)]
+)
 def test_custom_scales_are_near_nominal(name: str, nominal: float) -> None:
     cfg = load_config(CONFIGS / f"{name}.yaml")
     assert cfg.model.d_ff == 4 * cfg.model.d_model and cfg.model.head_dim == 64

@@ -21,7 +21,8 @@ def model_like(seed: int, layers: int = 3) -> dict[tuple[int, str], jax.Array]:
     rng = np.random.default_rng(seed)
     return {
         (layer, kind): jnp.asarray(rng.standard_normal(shape), jnp.float32)
-        for layer in range(layers) for kind, shape in SHAPES.items()
+        for layer in range(layers)
+        for kind, shape in SHAPES.items()
     }
 
 

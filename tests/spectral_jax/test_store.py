@@ -16,18 +16,28 @@ METRICS = ["stable_rank", "alpha"]
 
 def meta(save_sigma: bool = True) -> dict:
     return {
-        "metrics_version": 1, "model": {"layers": 3}, "kinds": ["embed", "q"],
-        "layers": {"embed": [-1], "q": [0, 1, 2]}, "shapes": {"embed": [10, 4], "q": [4, 6]},
-        "metrics": METRICS, "save_sigma": save_sigma,
+        "metrics_version": 1,
+        "model": {"layers": 3},
+        "kinds": ["embed", "q"],
+        "layers": {"embed": [-1], "q": [0, 1, 2]},
+        "shapes": {"embed": [10, 4], "q": [4, 6]},
+        "metrics": METRICS,
+        "save_sigma": save_sigma,
     }
 
 
 def entry(step: int, save_sigma: bool = True) -> dict:
     rng = np.random.default_rng(step)
-    out = {"metrics": {m: {"embed": rng.random(1, np.float32), "q": rng.random(3, np.float32)}
-                       for m in METRICS}}
+    out = {
+        "metrics": {
+            m: {"embed": rng.random(1, np.float32), "q": rng.random(3, np.float32)} for m in METRICS
+        }
+    }
     if save_sigma:
-        out["sigma"] = {"embed": rng.random((1, 4), np.float32), "q": rng.random((3, 4), np.float32)}
+        out["sigma"] = {
+            "embed": rng.random((1, 4), np.float32),
+            "q": rng.random((3, 4), np.float32),
+        }
     return out
 
 

