@@ -93,7 +93,11 @@ def qk_v_asymmetry(
     for k, c in comp.items():
         value = float(depth_share(c, np.ones(n_layers))) if not too_small else np.nan
         share[k] = value if np.isfinite(value) else None
-        std = np.nanstd(c, 1) if not too_small and np.isfinite(c).any() else np.array([np.nan])
+        std = (
+            np.sqrt(nanmean((c - nanmean(c, 1)[:, None]) ** 2, 1))
+            if not too_small
+            else np.array([np.nan])
+        )
         if np.isfinite(std).any():
             i = int(np.nanargmax(std))
             spread[k], spread_step[k] = float(std[i]), int(steps[i])
@@ -111,8 +115,10 @@ def qk_v_asymmetry(
     else:
         point_qk = np.mean([share[k] if share[k] is not None else np.nan for k in qk])
         point_vo = np.mean([share[k] if share[k] is not None else np.nan for k in vo])
-        if not (np.isfinite(point_qk) and np.isfinite(point_vo)) or point_vo <= 0:
-            reasons["ratio"] = "V/O compression has no variance across layers and steps"
+        if not (np.isfinite(point_qk) and np.isfinite(point_vo)):
+            reasons["ratio"] = "the depth share of Q/K or V/O is undefined (no finite compression)"
+        elif point_vo <= 0:
+            reasons["ratio"] = "V/O compression has no variance between layers"
         else:
             ratio = float(point_qk / point_vo)
             counts = bootstrap_counts(n_layers, n_boot, seed)

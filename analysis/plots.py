@@ -105,13 +105,13 @@ def alpha_profiles(profile: ProfileResult, n_curves: int = 6) -> Figure:
             ax.axvline(profile.vertex, color="k", lw=0.6, ls=":")
     name = ALPHA_NAMES.get(profile.metric, profile.metric)
     ax.set(xlabel="relative depth l / (L − 1)", ylabel=name, title=f"{name} vs depth")
-    ax.legend(fontsize=7)
+    _legend(ax)
     bx.plot(steps, profile.delta_alpha_t, label="Δα = max − min over depth")
     bx.plot(steps, profile.shape_distance, label="shape distance to final")
     if profile.settle_step is not None:
         bx.axvline(profile.settle_step, color="k", ls=":", label="settled")
     bx.set(xlabel="step", title="profile over time")
-    bx.legend(fontsize=7)
+    _legend(bx)
     return fig
 
 
@@ -145,7 +145,7 @@ def wave_panel(wave: WaveResult) -> Figure:
         title="early-vs-late gradient",
     )
     if wave.peak_step is not None:
-        bx.legend(fontsize=7)
+        _legend(bx)
     return fig
 
 
@@ -199,7 +199,7 @@ def two_timescale_panel(fit: TwoTimescaleResult, n_layers_shown: int = 4) -> Fig
             ax.plot(fit.steps, pred[:, l], "-", color=color, lw=1)
         tau_text = "not fitted" if tau is None else f"τ = {tau:.3g} steps"
         ax.set(xlabel="step", ylabel=label, title=f"{label}: {tau_text}")
-        ax.legend(fontsize=7)
+        _legend(ax)
     ratio = "" if fit.ratio is None else f" (τ_slow / τ_fast = {fit.ratio:.3g})"
     fig.suptitle("Two-timescale ODE fit" + ratio)
     return fig
@@ -216,7 +216,7 @@ def loss_curve(run: Run) -> Figure:
         ax.plot(evals["step"], evals["val_loss"], "o-", label="val loss", ms=3)
     ax.set(xlabel="step", ylabel="loss", title="loss")
     if len(train) or len(evals):
-        ax.legend(fontsize=8)
+        _legend(ax)
     else:
         ax.text(0.5, 0.5, "no metrics.jsonl", ha="center", transform=ax.transAxes)
     return fig
@@ -251,8 +251,14 @@ def scaling_panel(result: ScalingResult) -> Figure:
         )
     name = ALPHA_NAMES.get(result.metric, result.metric)
     ax.set(xlabel="depth L (layers)", ylabel=f"Δα ({name})", title="depth scaling law")
-    ax.legend(fontsize=7)
+    _legend(ax)
     return fig
+
+
+def _legend(ax) -> None:
+    """A legend only when something is labelled (no warning on empty panels)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
 
 
 def _cmap(name: str):

@@ -20,6 +20,7 @@ At a step (default: the last), α_l is the chosen α metric (`alpha`, the tail M
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,7 +108,7 @@ def settling(
     shape = smooth_time(grid - nanmean(grid, 1)[:, None], smooth)
     n_tail = max(1, math.ceil(tail * len(steps)))
     final = nanmean(shape[-n_tail:], 0)
-    scale = math.sqrt(float(np.nanmean(final**2))) if np.isfinite(final).any() else math.nan
+    scale = math.sqrt(float(nanmean(final**2, 0))) if np.isfinite(final).any() else math.nan
     if not scale > 0:
         return np.full(len(steps), np.nan), None, "the final profile is flat"
     dist = np.sqrt(nanmean((shape - final) ** 2, 1)) / scale
@@ -115,9 +116,10 @@ def settling(
     # the median squared step-to-step change of the raw shape, which drift barely affects).
     raw = grid - nanmean(grid, 1)[:, None]
     diffs = np.diff(raw, axis=0) ** 2
-    noise_var = (
-        float(np.nanmean(np.nanmedian(diffs, 0)) / (2 * CHI2_1_MEDIAN)) if len(diffs) else 0.0
-    )
+    with warnings.catch_warnings():  # all-NaN layers are simply left out
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(diffs, 0) if len(diffs) else np.array([0.0])
+    noise_var = float(nanmean(med, 0) / (2 * CHI2_1_MEDIAN)) if np.isfinite(med).any() else 0.0
     floor = math.sqrt(noise_var * (1 / min(smooth, len(steps)) + 1 / n_tail)) / scale
     dist = np.sqrt(np.clip(smooth_time(dist**2, smooth) - floor**2, 0, None))
     above = ~(dist <= tol)  # NaN counts as not settled

@@ -33,7 +33,14 @@ from scipy.integrate import solve_ivp
 from scipy.optimize import least_squares
 
 from analysis.run import Run, load_run
-from analysis.stats import Result, r_squared, smooth_time, weighted_linfit, weighted_quadfit
+from analysis.stats import (
+    Result,
+    nanmean,
+    r_squared,
+    smooth_time,
+    weighted_linfit,
+    weighted_quadfit,
+)
 from analysis.wave import compression, onsets
 
 FAST = ("tau_fast", "delay", "a0", "a1")
@@ -168,6 +175,8 @@ def fit_two_timescale(
         # -- fast --------------------------------------------------------------------------------
         ok = np.isfinite(c)
         try:
+            if ok.sum() <= len(FAST):
+                raise ValueError("too few finite compression values (stable rank is NaN)")
             on, _ = onsets(s, smooth_time(c, 3), 0.02)
             good = np.isfinite(on)
             slope, icept = (
@@ -176,7 +185,7 @@ def fit_two_timescale(
                 else (np.nan, np.nan)
             )
             tau0 = icept / math.log(2) if np.isfinite(icept) and icept > 0 else 0.1
-            end = np.nanmean(c[-max(1, len(s) // 10) :], 0)
+            end = nanmean(c[-max(1, len(s) // 10) :], 0)
             a1_0, a0_0 = weighted_linfit(x, end, np.ones(len(x)))
             theta0 = np.array(
                 [
@@ -203,13 +212,13 @@ def fit_two_timescale(
         # -- slow --------------------------------------------------------------------------------
         ok = np.isfinite(alpha)
         y0 = alpha[0]
-        if not np.isfinite(y0).all():
+        if ok.sum() <= len(SLOW) or not np.isfinite(y0).all():
             reasons["slow"] = f"the first snapshot has non-finite {metric} in some layer"
         else:
             try:
-                end = np.nanmean(alpha[-max(1, len(s) // 10) :], 0)
+                end = nanmean(alpha[-max(1, len(s) // 10) :], 0)
                 b0 = weighted_quadfit(x, end, np.ones(len(x)))
-                mean = np.nanmean(alpha, 1)
+                mean = nanmean(alpha, 1)
                 change = mean - mean[0]
                 total = change[-1]
                 reached = np.flatnonzero(np.abs(change) >= 0.63 * abs(total)) if total else []

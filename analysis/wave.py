@@ -210,7 +210,9 @@ def compression_wave(
     peak_step = peak_value = reversal = None
     if n_layers < 3:
         reasons["peak_step"] = f"G(t) needs ≥ 3 layers (have {n_layers})"
-    elif len(steps) >= 2:
+    elif len(steps) < 2:
+        reasons["peak_step"] = f"G(t) needs ≥ 2 snapshots (have {len(steps)})"
+    else:
         third = n_layers // 3
         g = nanmean(c[:, -third:], 1) - nanmean(c[:, :third], 1)
         peak_step, peak_value, reversal, why = gradient_events(steps, g, min_gradient)

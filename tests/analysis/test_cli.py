@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from analysis import Run
 from analysis.__main__ import main
-from analysis.report import SECTIONS
+from analysis.report import SECTIONS, write_report
+from tests.analysis import planted
 
 REPO = Path(__file__).resolve().parents[2]
 FIGURES = (
@@ -90,3 +93,15 @@ def test_bad_run_path_is_a_one_line_error_with_exit_code_2(tmp_path: Path) -> No
     lines = proc.stderr.strip().splitlines()
     assert lines == [f"error: no run directory at {tmp_path / 'nope'}"]
     assert main(["scaling", str(tmp_path)]) == 2
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning", "error::UserWarning")
+def test_all_nan_metrics_give_reasons_without_warnings(tmp_path: Path) -> None:
+    frame = planted.lifecycle_frame(n_layers=6, steps=np.arange(0, 500, 50))
+    frame[["stable_rank", "alpha"]] = np.nan
+    out = write_report(Run.from_frame(frame), tmp_path / "rep", n_boot=50)
+    summary = check_report(out)
+    assert summary["wave"]["onset"] == [None] * 6
+    assert "stable rank is NaN" in summary["two_timescale"]["reasons"]["fast"]
+    for section in SECTIONS:
+        assert "analysis" not in summary[section].get("reasons", {}), section
