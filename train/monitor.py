@@ -31,7 +31,7 @@ from spectral_jax.matrices import (
     named_matrices,
 )
 from spectral_jax.metrics import METRIC_DEFINITIONS_VERSION, METRIC_NAMES
-from spectral_jax.probe import degenerate_entries, probe
+from spectral_jax.snapshot import degenerate_entries, probe
 from spectral_jax.store import SpectraWriter
 from train.config import Config
 from train.mesh import replicated

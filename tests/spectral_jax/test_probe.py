@@ -9,9 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from spectral_jax import probe as probe_module
+from spectral_jax import snapshot as probe_module
 from spectral_jax.metrics import METRIC_NAMES, spectral_metrics
-from spectral_jax.probe import probe
+from spectral_jax.snapshot import probe
 from spectral_jax.spectra import singular_values
 
 SHAPES = {"q": (16, 16), "v": (16, 16), "mlp_in": (16, 40), "mlp_out": (40, 16)}
@@ -82,3 +82,44 @@ def test_degenerate_matrix_warns_naming_it() -> None:
     assert "(layer 1, v)" in message and "(layer 2, q)" in message
     assert np.isnan(entry["metrics"]["alpha"]["v"][1])
     assert np.isfinite(entry["metrics"]["alpha"]["v"][0])
+
+
+def test_public_api_exports_the_kernels() -> None:
+    import spectral_jax
+
+    assert spectral_jax.probe is probe
+    assert spectral_jax.singular_values is singular_values
+    assert spectral_jax.spectral_metrics is spectral_metrics
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = spectral_jax.nope
+
+
+REPEATED_PROBES = """
+import jax, jax.numpy as jnp, numpy as np
+from spectral_jax import probe
+rng = np.random.default_rng(0)
+shapes = {"q": (128, 128), "k": (128, 128), "v": (128, 128), "o": (128, 128),
+          "mlp_in": (128, 512), "mlp_out": (512, 128)}
+named = {(l, k): jnp.asarray(rng.standard_normal(s), jnp.float32)
+         for l in range(2) for k, s in shapes.items()}
+for method in ("gram", "gram64", "svd"):
+    for _ in range(25):
+        jax.block_until_ready(probe(named, method))
+print("done")
+"""
+
+
+def test_repeated_multi_shape_probes_never_hang() -> None:
+    """Regression: concurrent per-shape LAPACK kernels deadlocked XLA:CPU's 2-thread pool."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", REPEATED_PROBES],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={"JAX_PLATFORMS": "cpu", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "done"

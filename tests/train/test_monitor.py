@@ -13,7 +13,7 @@ from tensorboardX.proto import event_pb2
 from spectral_jax.matrices import named_matrices
 from spectral_jax.metrics import METRIC_NAMES
 from spectral_jax.model import Transformer
-from spectral_jax.probe import probe
+from spectral_jax.snapshot import probe
 from spectral_jax.store import SpectraStore
 from tests.train.conftest import TINY
 from train.checkpoint import Checkpointer

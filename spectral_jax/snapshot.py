@@ -26,15 +26,29 @@ Key = tuple[int, str]
 Entry = dict[str, dict]
 
 
+def _after(x: jax.Array, previous: jax.Array) -> jax.Array:
+    """`x`, but only once `previous` is computed: a real data dependency, via a branch whose
+    predicate reads `previous` (XLA:CPU orders thunks by buffer use, so an optimization
+    barrier alone does not sequence them)."""
+    return jax.lax.cond(jnp.isnan(previous.ravel()[0]), jnp.copy, jnp.copy, x)
+
+
 def _probe(named: Mapping[Key, jax.Array], method: str) -> Entry:
     groups: dict[tuple[int, int], list[Key]] = defaultdict(list)
     for key in sorted(named, key=lambda key: (key[1], key[0])):
         groups[tuple(named[key].shape)].append(key)
     sigma_of: dict[Key, jax.Array] = {}
     metrics_of: dict[Key, dict[str, jax.Array]] = {}
+    previous: jax.Array | None = None
     for keys in groups.values():
         stack = jnp.stack([named[key] for key in keys])
+        if previous is not None:
+            # One decomposition at a time: XLA:CPU would otherwise run the per-shape LAPACK
+            # kernels concurrently, and each blocks an intra-op pool thread waiting for batch
+            # tasks queued on that same pool: with as many groups as threads, it deadlocks.
+            stack = _after(stack, previous)
         sigma = singular_values(stack, method)
+        previous = sigma
         metrics = spectral_metrics(sigma)
         for i, key in enumerate(keys):
             sigma_of[key] = sigma[i]

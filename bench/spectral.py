@@ -1,0 +1,131 @@
+"""Print how fast one spectral snapshot of a GPT-2-124M-shaped model is, per method.
+
+Usage: python bench/spectral.py [--repeats 5] [--layers 12] [--d-model 768]
+
+Builds 12 layers x (q, k, v, o: 768x768; mlp_in: 768x3072; mlp_out: 3072x768) float32 weights
+with heavy-tailed spectra (σ² drawn from a Pareto law, exponent 3) and prints, with the device:
+- the compile time of `probe` and the time of one snapshot through it for each method,
+- the same snapshot done the obvious way (device_get every matrix, numpy SVD, a per-matrix
+  Python loop α fit) and the ratio,
+- the vectorised α fit of all 72 spectra against the loop reference, and the ratio.
+Times are the median of `--repeats` runs after a warm-up. No pass/fail: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from spectral_jax.metrics import spectral_metrics  # noqa: E402
+from spectral_jax.powerlaw import fit_power_law  # noqa: E402
+from spectral_jax.snapshot import probe  # noqa: E402
+from spectral_jax.spectra import METHODS, resolve_method  # noqa: E402
+from tests.spectral_jax.reference import (  # noqa: E402
+    loop_power_law_fit,
+    matrix_with_spectrum,
+    pareto_eigenvalues,
+)
+
+
+def gpt2_weights(layers: int, d_model: int, seed: int = 0) -> dict[tuple[int, str], jax.Array]:
+    """`{(layer, kind): W}` shaped like GPT-2 124M, each with a heavy-tailed spectrum."""
+    rng = np.random.default_rng(seed)
+    shapes = {
+        "q": (d_model, d_model),
+        "k": (d_model, d_model),
+        "v": (d_model, d_model),
+        "o": (d_model, d_model),
+        "mlp_in": (d_model, 4 * d_model),
+        "mlp_out": (4 * d_model, d_model),
+    }
+    named = {}
+    for layer in range(layers):
+        for kind, (m, n) in shapes.items():
+            lam = np.sort(pareto_eigenvalues(3.0, min(m, n), rng))[::-1]
+            w = matrix_with_spectrum(np.sqrt(lam) * 0.02, m, n, rng)
+            named[(layer, kind)] = jnp.asarray(w, jnp.float32)
+    return named
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall time of `fn()` in seconds (results blocked on), after one warm-up call."""
+    jax.block_until_ready(fn())
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def obvious_snapshot(named: dict[tuple[int, str], jax.Array]) -> list[tuple]:
+    """The baseline: every matrix to the host, numpy SVD, a per-candidate Python α fit."""
+    out = []
+    for w in named.values():
+        sigma = np.linalg.svd(np.asarray(jax.device_get(w)), compute_uv=False)
+        out.append((sigma, loop_power_law_fit(sigma.astype(np.float64) ** 2)))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--layers", type=int, default=12)
+    parser.add_argument("--d-model", type=int, default=768)
+    args = parser.parse_args()
+    device = jax.devices()[0]
+    print(f"device: {device.platform} ({device.device_kind}), jax {jax.__version__}")
+    named = gpt2_weights(args.layers, args.d_model)
+    n_params = sum(w.size for w in named.values())
+    print(f"{len(named)} matrices, {n_params / 1e6:.1f}M weights (GPT-2-124M block shapes)")
+
+    times = {}
+    for method in [m for m in METHODS if m != "auto"]:
+        t0 = time.perf_counter()
+        jax.block_until_ready(probe(named, method))
+        first = time.perf_counter() - t0
+        times[method] = median_time(lambda m=method: probe(named, m), args.repeats)
+        print(
+            f"probe method={method:7s} snapshot {1e3 * times[method]:8.1f} ms   "
+            f"(first call incl. compile {first:.2f} s)"
+        )
+    auto = resolve_method("auto")
+    print(f"auto resolves to '{auto}' on this backend: {1e3 * times[auto]:.1f} ms")
+
+    baseline = median_time(lambda: obvious_snapshot(named), max(1, args.repeats // 2))
+    best = min(times, key=times.get)
+    print(
+        f"obvious way (numpy SVD + loop α per matrix) {1e3 * baseline:8.1f} ms; "
+        f"probe auto is {baseline / times[auto]:.1f}x faster, best ({best}) "
+        f"{baseline / times[best]:.1f}x"
+    )
+
+    sigma = np.concatenate(
+        [np.asarray(probe({k: w}, "svd")["sigma"][k[1]]) for k, w in named.items()]
+    )
+    lam = jnp.asarray(sigma.astype(np.float32) ** 2)
+    vectorised = median_time(lambda: fit_power_law(lam), args.repeats)
+    loop = median_time(
+        lambda: [loop_power_law_fit(row) for row in np.asarray(lam, np.float64)],
+        max(1, args.repeats // 2),
+    )
+    print(
+        f"α fit of {lam.shape[0]} spectra (k={lam.shape[1]}): vectorised "
+        f"{1e3 * vectorised:.1f} ms, loop reference {1e3 * loop:.1f} ms, "
+        f"{loop / vectorised:.1f}x faster"
+    )
+    metrics = median_time(lambda: spectral_metrics(jnp.asarray(sigma)), args.repeats)
+    print(f"all metrics of {sigma.shape[0]} spectra: {1e3 * metrics:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
