@@ -25,11 +25,11 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from spectral_jax.metrics import spectral_metrics  # noqa: E402
-from spectral_jax.powerlaw import fit_power_law  # noqa: E402
-from spectral_jax.snapshot import probe  # noqa: E402
-from spectral_jax.spectra import METHODS, resolve_method  # noqa: E402
-from tests.spectral_jax.reference import (  # noqa: E402
+from spectral_jax.metrics import spectral_metrics
+from spectral_jax.powerlaw import fit_power_law
+from spectral_jax.snapshot import probe
+from spectral_jax.spectra import METHODS, resolve_method
+from tests.spectral_jax.reference import (
     loop_power_law_fit,
     matrix_with_spectrum,
     pareto_eigenvalues,
