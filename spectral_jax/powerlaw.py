@@ -64,9 +64,11 @@ def _chunk(k: int) -> int:
     return max(1, (1 << 24) // max(k * k, 1))
 
 
+@jax.jit
 def fit_power_law(eigenvalues: jax.Array) -> dict[str, jax.Array]:
     """Fit every spectrum in `eigenvalues[..., k]`; returns `ALPHA_FIELDS` arrays `[...]`.
 
+    Jitted (compiled once per input shape); usable inside jit and vmap.
     Spectra containing NaN/Inf, or with fewer than two positive eigenvalues, give NaN.
     """
     lam = jnp.asarray(eigenvalues)

@@ -98,7 +98,7 @@ def probe(named: Mapping[Key, jax.Array], method: str = "auto") -> Entry:
     for key, matrix in named.items():
         if jnp.ndim(matrix) != 2:
             raise ValueError(f"matrix {key} must be 2-D, got shape {jnp.shape(matrix)}")
-    method = resolve_method(method)
+    resolve_method(method)  # validates the name; `auto` resolves per shape
     named = {key: jnp.asarray(value) for key, value in named.items()}
     if any(isinstance(v, jax.core.Tracer) for v in named.values()):
         return _probe(named, method)

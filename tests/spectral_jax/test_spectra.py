@@ -60,8 +60,11 @@ def test_batched_jit_and_vmap() -> None:
 
 
 def test_auto_resolves_per_backend_and_rejects_unknown() -> None:
-    assert resolve_method("auto", "gpu") == "gram"
-    assert resolve_method("auto", "tpu") == "svd"
-    assert resolve_method("auto", "cpu") in ("svd", "gram")
+    assert resolve_method("auto", (768, 768), "gpu") == "gram"
+    assert resolve_method("auto", (768, 3072), "tpu") == "svd"
+    assert resolve_method("auto", (768, 768), "cpu") == "svd"
+    assert resolve_method("auto", (4, 768, 3072), "cpu") == "gram"
+    assert resolve_method("auto", (3072, 768), "cpu") == "gram"
+    assert resolve_method("svd", (3072, 768), "gpu") == "svd"
     with pytest.raises(ValueError, match="unknown spectral method 'qr'"):
         singular_values(jnp.ones((3, 3)), "qr")
