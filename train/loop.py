@@ -69,10 +69,6 @@ class _Preemption:
             signal.signal(signal.SIGTERM, self._previous)
 
 
-def _is_probe_step(step: int, every: int, last: int) -> bool:
-    return every > 0 and (step % every == 0 or step == last)
-
-
 def _check_finite(step: int, values: dict[str, float]) -> None:
     for name in ("loss", "grad_norm"):
         if name in values and not math.isfinite(values[name]):
@@ -173,7 +169,7 @@ def train(config: Config) -> TrainResult:
 
     with _Preemption() as preemption:
         try:
-            if monitor is not None and _is_probe_step(start, monitor.every, last):
+            if monitor is not None and monitor.is_probe_step(start):
                 monitor.probe(state["params"], start)
             for step in range(start + 1, last + 1):
                 if preemption.requested or checkpointer.reached_preemption(step - 1):
@@ -192,7 +188,7 @@ def train(config: Config) -> TrainResult:
                     drain(pending)
                 pending = (step, metrics)
                 bar.update(1)
-                if monitor is not None and _is_probe_step(step, monitor.every, last):
+                if monitor is not None and monitor.is_probe_step(step):
                     monitor.probe(state["params"], step)
                 if tcfg.eval_every and (step % tcfg.eval_every == 0 or step == last):
                     result.final_val_loss = evaluate(eval_step, state["params"], val_batches, mesh)

@@ -32,7 +32,7 @@ from spectral_jax.matrices import (
 )
 from spectral_jax.metrics import METRIC_DEFINITIONS_VERSION, METRIC_NAMES
 from spectral_jax.snapshot import degenerate_entries, probe
-from spectral_jax.store import SpectraWriter
+from spectral_jax.store import SpectraStore, SpectraWriter
 from train.config import Config
 from train.mesh import replicated
 from train.spectral_tb import SpectralTensorBoard
@@ -89,9 +89,19 @@ class SpectralMonitor:
         self.store = SpectraWriter(run_dir / "spectra", meta, is_primary=is_primary)
         self.tb: SpectralTensorBoard | None = None
         self._thread: threading.Thread | None = None
+        self.last = config.train.steps
+        kept_entry = None
         if is_primary:
-            # Entries from the restored step on are recomputed: nothing missing, nothing doubled.
-            self.store.truncate_after(start_step - 1)
+            # Entries past the restored step are recomputed: nothing missing, nothing doubled.
+            # The restored step's own entry is recomputed when it is a probe step (it may be
+            # half-written); otherwise (a finished run resumed with more steps: its old final
+            # step) it is kept, and its TensorBoard scalars are written again after the purge.
+            if self.is_probe_step(start_step):
+                self.store.truncate_after(start_step - 1)
+            else:
+                self.store.truncate_after(start_step)
+                if start_step in self.store.steps():
+                    kept_entry = SpectraStore(run_dir / "spectra").load(start_step)
             self.tb = SpectralTensorBoard(
                 run_dir / "tb",
                 self.layers,
@@ -102,6 +112,8 @@ class SpectralMonitor:
                 target=self._write_loop, name="spectra-writer", daemon=True
             )
             self._thread.start()
+            if kept_entry is not None:
+                self._queue.put((start_step, {"tb_only": True, **kept_entry}))
         method, save_sigma = config.spectral.method, config.spectral.save_sigma
 
         def send(step: np.ndarray, entry: dict) -> None:
@@ -132,6 +144,10 @@ class SpectralMonitor:
             return None
         return cls(config, graphdef, rest, run_dir, mesh, is_primary, start_step)
 
+    def is_probe_step(self, step: int) -> bool:
+        """Step 0, every `spectral.every` steps, and the last step."""
+        return step % self.every == 0 or step == self.last
+
     def probe(self, params: nnx.State, step: int) -> None:
         """Dispatch a snapshot of `params` at `step`; returns without waiting for it."""
         if self._failure is not None:
@@ -145,6 +161,10 @@ class SpectralMonitor:
                 return
             step, entry = item
             try:
+                if entry.pop("tb_only", False):
+                    if self.tb is not None:
+                        self.tb.write(step, entry)
+                    continue
                 bad = degenerate_entries(entry, self.layers)
                 if bad:
                     names = ", ".join(f"(layer {layer}, {kind})" for layer, kind in bad)

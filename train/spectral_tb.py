@@ -10,13 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from tensorboardX import SummaryWriter
 
 HEATMAP_METRICS = ("stable_rank", "alpha")
+CELL = 6  # pixel rows per layer in heatmap images
+_VIRIDIS = matplotlib.colormaps["viridis"]
 
 
 def layer_tag(layer: int) -> str:
@@ -66,28 +65,41 @@ class SpectralTensorBoard:
             self.write_heatmaps(step)
 
     def write_heatmaps(self, step: int) -> None:
-        """Layer × step heatmaps of stable rank and α so far, one panel per kind."""
+        """Layer × step heatmaps of stable rank and α so far: one image per metric.
+
+        Drawn straight from the arrays (a colormap lookup, no matplotlib figure: ~1 ms instead
+        of ~300 ms, so images stay cheap beside training). Panels left to right are the kinds
+        in `layers` order, separated by a white column; in each, x is the snapshot (oldest
+        left), y the layer (layer 0 at the bottom), each cell `CELL` pixels tall. One colour
+        scale per metric across kinds (viridis, low = dark); a text summary gives its range.
+        """
         if len(self._steps) < 2:
             return
+        kinds = [k for k in self.layers if k not in ("embed", "unembed")]
+        if not kinds:  # only embeddings probed: no layer axis to draw
+            return
         for metric in HEATMAP_METRICS:
-            kinds = [k for k in self.layers if k not in ("embed", "unembed")]
-            fig, axes = plt.subplots(1, len(kinds), figsize=(3 * len(kinds), 3), squeeze=False)
-            for ax, kind in zip(axes[0], kinds, strict=True):
-                grid = np.stack(self._history[metric][kind], axis=1)  # [layers, steps]
-                ax.imshow(
-                    grid,
-                    aspect="auto",
-                    origin="lower",
-                    interpolation="nearest",
-                    extent=(self._steps[0], self._steps[-1], -0.5, grid.shape[0] - 0.5),
-                )
-                ax.set_title(kind)
-                ax.set_xlabel("step")
-            axes[0][0].set_ylabel("layer")
-            fig.suptitle(metric)
-            fig.tight_layout()
-            self.writer.add_figure(f"spectral_heatmap/{metric}", fig, global_step=step)
-            plt.close(fig)
+            grids = [np.stack(self._history[metric][k], axis=1) for k in kinds]  # [layers, t]
+            finite = np.concatenate([g[np.isfinite(g)] for g in grids])
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            scale = hi - lo if hi > lo else 1.0
+            panels = []
+            for grid in grids:
+                rgb = _VIRIDIS((grid - lo) / scale)[..., :3]
+                rgb[~np.isfinite(grid)] = 1.0  # NaN: white
+                panels.append(np.repeat(rgb[::-1], CELL, axis=0))  # layer 0 at the bottom
+                panels.append(np.ones((panels[-1].shape[0], 1, 3)))
+            image = np.concatenate(panels[:-1], axis=1)
+            self.writer.add_image(
+                f"spectral_heatmap/{metric}", image, global_step=step, dataformats="HWC"
+            )
+            self.writer.add_text(
+                f"spectral_heatmap/{metric}/legend",
+                f"panels (left to right): {', '.join(kinds)}; x: snapshots {self._steps[0]}–"
+                f"{self._steps[-1]}; y: layer (0 at the bottom); colour: {lo:.4g} (dark) to "
+                f"{hi:.4g} (yellow); white: NaN",
+                global_step=step,
+            )
 
     def close(self) -> None:
         if self._steps:

@@ -101,3 +101,20 @@ def test_metrics_only_store_and_chosen_kinds(tmp_path: Path) -> None:
     assert "sigma" not in store.load(5)
     frame = store.metrics_frame()
     assert set(frame.kind) == {"q", "embed"} and len(frame) == 3 * 3
+
+
+def test_extending_a_finished_run_keeps_its_final_snapshot(tmp_path: Path) -> None:
+    """A finished run (last step 60, not a multiple of 25) resumed with more steps keeps the
+    step-60 entry it cannot recompute, and probes on from there."""
+    base = [*TINY, "spectral.every=25", "train.checkpoint_every=0", f"run.dir={tmp_path}"]
+    train(load_config(None, [*base, "train.steps=60"]))
+    first = SpectraStore(tmp_path / "spectra")
+    assert first.steps() == [0, 25, 50, 60]
+    before = first.load(60)
+    train(load_config(None, [*base, "train.steps=80", "run.allow_config_change=true"]))
+    store = SpectraStore(tmp_path / "spectra")
+    assert store.steps() == [0, 25, 50, 60, 75, 80]
+    for name in METRIC_NAMES:
+        for kind, values in before["metrics"][name].items():
+            np.testing.assert_array_equal(store.load(60)["metrics"][name][kind], values)
+    assert "spectral/stable_rank/q/L01" in event_tags(tmp_path / "tb")
