@@ -1,6 +1,6 @@
 """Print what spectral monitoring costs a training run: time per step with and without the probe.
 
-Usage: python bench/probe_overhead.py [--config configs/demo.yaml] [--steps 200] [--repeats 1]
+Usage: python bench/probe_overhead.py [--config configs/demo.yaml] [--steps 300] [--repeats 2]
        [key=value ...]
 
 Runs the real trainer (`train.loop.train`) on the config twice per repeat, in one process and
@@ -63,9 +63,9 @@ def seconds_per_step(config_path: str, overrides: list[str], every: int, steps: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", default="configs/demo.yaml")
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--every", type=int, default=25)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     device = jax.devices()[0]

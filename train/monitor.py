@@ -11,7 +11,9 @@ writes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
 import threading
 from pathlib import Path
@@ -38,6 +40,7 @@ from train.mesh import replicated
 from train.spectral_tb import SpectralTensorBoard
 
 log = logging.getLogger("spectral_jax.train")
+WRITER_NICENESS = 10
 
 
 def watched_kinds(config: Config) -> tuple[str, ...]:
@@ -65,6 +68,13 @@ def spectra_meta(config: Config, kinds: tuple[str, ...]) -> dict:
         "method": config.spectral.method,
         "every": config.spectral.every,
     }
+
+
+def _lower_thread_priority() -> None:
+    """Nice the calling thread (Linux: per-thread), so that writing spectra yields the cores to
+    the training step's compute threads and runs in their idle gaps."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux / not permitted: as is
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICENESS)
 
 
 class SpectralMonitor:
@@ -155,6 +165,7 @@ class SpectralMonitor:
         self._probe(params, jnp.asarray(step, jnp.int32))
 
     def _write_loop(self) -> None:
+        _lower_thread_priority()
         while True:
             item = self._queue.get()
             if item is None:
