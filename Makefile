@@ -40,6 +40,7 @@ bench: install
 	$(PY) bench/spectral.py
 	$(PY) bench/train_throughput.py
 	$(PY) bench/probe_overhead.py
+	$(PY) bench/store_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
