@@ -168,14 +168,6 @@ class SpectraWriter:
         self._index.write(_pack(self.meta, int(step), entry).tobytes())
         self._index.flush()
 
-    def steps(self) -> list[int]:
-        """Steps saved so far (finalised entries), ascending."""
-        if not self.enabled:
-            return []
-        self._manager.wait_until_finished()
-        self._manager.reload()
-        return sorted(self._manager.all_steps())
-
     def truncate_after(self, step: int) -> None:
         """Drop every entry past `step` (a resumed run recomputes them)."""
         if not self.enabled:

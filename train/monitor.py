@@ -110,8 +110,9 @@ class SpectralMonitor:
                 self.store.truncate_after(start_step - 1)
             else:
                 self.store.truncate_after(start_step)
-                if start_step in self.store.steps():
-                    kept_entry = SpectraStore(run_dir / "spectra").load(start_step)
+                written = SpectraStore(run_dir / "spectra")
+                if start_step in written.steps():
+                    kept_entry = written.load(start_step)
             self.tb = SpectralTensorBoard(
                 run_dir / "tb",
                 self.layers,
@@ -121,9 +122,9 @@ class SpectralMonitor:
             self._thread = threading.Thread(
                 target=self._write_loop, name="spectra-writer", daemon=True
             )
-            self._thread.start()
             if kept_entry is not None:
-                self._queue.put((start_step, {"tb_only": True, **kept_entry}))
+                self.tb.write(start_step, kept_entry)
+            self._thread.start()
         method, save_sigma = config.spectral.method, config.spectral.save_sigma
 
         def send(step: np.ndarray, entry: dict) -> None:
@@ -172,10 +173,6 @@ class SpectralMonitor:
                 return
             step, entry = item
             try:
-                if entry.pop("tb_only", False):
-                    if self.tb is not None:
-                        self.tb.write(step, entry)
-                    continue
                 bad = degenerate_entries(entry, self.layers)
                 if bad:
                     names = ", ".join(f"(layer {layer}, {kind})" for layer, kind in bad)
