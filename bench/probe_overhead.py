@@ -1,6 +1,6 @@
 """Print what spectral monitoring costs a training run: time per step with and without the probe.
 
-Usage: python bench/probe_overhead.py [--config configs/demo.yaml] [--steps 300] [--repeats 2]
+Usage: python bench/probe_overhead.py [--config configs/demo.yaml] [--steps 300] [--repeats 4]
        [key=value ...]
 
 Runs the real trainer (`train.loop.train`) on the config twice per repeat, in one process and
@@ -9,6 +9,10 @@ a fresh run directory each time). Time per step is taken from the trainer's own 
 throughput in `metrics.jsonl`, skipping the first two log intervals (compilation); so it
 includes every probe dispatch, the io_callback transfer and the writer thread's Orbax saves,
 TensorBoard scalars, histograms and heatmap images competing for the same cores. No pass/fail.
+
+Run-to-run noise on a shared 2-core machine is about ±2% of a step, the size of the effect, so
+the runs alternate in pairs (off/on, then on/off, ...) to cancel drift, and the result is the
+median of the per-pair overheads, with their range. Use --repeats 5 or more for a firm figure.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ def main() -> None:
     parser.add_argument("--config", default="configs/demo.yaml")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--every", type=int, default=25)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     device = jax.devices()[0]
@@ -73,14 +77,18 @@ def main() -> None:
         f"device: {device.platform} ({device.device_kind}) x{jax.device_count()}, "
         f"{args.config}, {args.steps} steps"
     )
-    off, on = [], []
-    for _ in range(args.repeats):
-        off.append(seconds_per_step(args.config, args.overrides, 0, args.steps))
-        on.append(seconds_per_step(args.config, args.overrides, args.every, args.steps))
-    base, probed = statistics.median(off), statistics.median(on)
+    overheads, per_snapshot = [], []
+    for repeat in range(args.repeats):
+        order = (0, args.every) if repeat % 2 == 0 else (args.every, 0)
+        times = {e: seconds_per_step(args.config, args.overrides, e, args.steps) for e in order}
+        base, probed = times[0], times[args.every]
+        overheads.append(probed / base - 1)
+        per_snapshot.append((probed - base) * args.every)
+        print(f"  pair {repeat + 1}: overhead {100 * overheads[-1]:+.1f}%", flush=True)
     print(
-        f"without probe {1e3 * base:.1f} ms/step, with probe every {args.every} "
-        f"{1e3 * probed:.1f} ms/step: overhead {100 * (probed / base - 1):+.1f}%"
+        f"overhead of spectral.every={args.every}: median {100 * statistics.median(overheads):+.1f}% "
+        f"(pairs {100 * min(overheads):+.1f}% .. {100 * max(overheads):+.1f}%), "
+        f"about {1e3 * statistics.median(per_snapshot):.0f} ms of training time per snapshot"
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 from tensorboardX import SummaryWriter
+from tensorboardX.proto.summary_pb2 import Summary
 
 HEATMAP_METRICS = ("stable_rank", "alpha")
 CELL = 6  # pixel rows per layer in heatmap images
@@ -44,12 +45,17 @@ class SpectralTensorBoard:
         self._steps: list[int] = []
 
     def write(self, step: int, entry: dict) -> None:
-        for metric, per_kind in entry["metrics"].items():
-            for kind, values in per_kind.items():
-                for layer, value in zip(self.layers[kind], np.asarray(values), strict=True):
-                    if np.isfinite(value):
-                        tag = f"spectral/{metric}/{kind}/{layer_tag(layer)}"
-                        self.writer.add_scalar(tag, float(value), global_step=step)
+        # Every scalar of the snapshot in one Summary event: one queue put instead of one per
+        # (metric, kind, layer), which took ~15 ms per demo snapshot beside training.
+        scalars = [
+            Summary.Value(tag=f"spectral/{metric}/{kind}/{layer_tag(layer)}", simple_value=value)
+            for metric, per_kind in entry["metrics"].items()
+            for kind, values in per_kind.items()
+            for layer, value in zip(self.layers[kind], np.asarray(values).tolist(), strict=True)
+            if np.isfinite(value)
+        ]
+        if scalars:
+            self.writer.file_writer.add_summary(Summary(value=scalars), global_step=step)
         for kind, sigma in entry.get("sigma", {}).items():
             sigma = np.asarray(sigma)
             positive = sigma[np.isfinite(sigma) & (sigma > 0)]

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import pytest
 from flax import nnx
 from tensorboardX.proto import event_pb2
+from threadpoolctl import threadpool_info
 
 from spectral_jax.matrices import named_matrices
 from spectral_jax.metrics import METRIC_NAMES
@@ -19,6 +21,7 @@ from tests.train.conftest import TINY
 from train.checkpoint import Checkpointer
 from train.config import load_config
 from train.loop import train
+from train.monitor import SpectralMonitor
 from train.optim import make_optimizer
 from train.step import init_state
 
@@ -118,3 +121,30 @@ def test_extending_a_finished_run_keeps_its_final_snapshot(tmp_path: Path) -> No
         for kind, values in before["metrics"][name].items():
             np.testing.assert_array_equal(store.load(60)["metrics"][name][kind], values)
     assert "spectral/stable_rank/q/L01" in event_tags(tmp_path / "tb")
+
+
+def _blas_threads() -> list[int]:
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_lapack_is_single_threaded_while_monitoring_and_restored_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenBLAS workers busy-wait after each probe decomposition and steal the train step's
+    cores, so the monitor holds BLAS at one thread while it runs, and gives the old limits back."""
+    import scipy.linalg.cython_lapack  # noqa: F401  (the LAPACK jaxlib calls on CPU)
+
+    before = _blas_threads()
+    assert before, "no BLAS library found in the process"
+    seen: list[list[int]] = []
+    original = SpectralMonitor.probe
+
+    def recording_probe(self: SpectralMonitor, params: object, step: int) -> None:
+        seen.append(_blas_threads())
+        original(self, params, step)
+
+    monkeypatch.setattr(SpectralMonitor, "probe", recording_probe)
+    cfg = [*TINY, "train.steps=10", "spectral.every=5", f"run.dir={tmp_path}"]
+    train(load_config(None, cfg))
+    assert len(seen) == 3 and all(threads == [1] * len(before) for threads in seen)
+    assert _blas_threads() == before
