@@ -23,8 +23,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="call jax.distributed.initialize() first (multi-host GPU clusters and TPU pods)",
     )
+    cluster = parser.add_argument_group(
+        "explicit cluster (instead of auto-detection; implies --distributed)"
+    )
+    cluster.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
+    cluster.add_argument("--num-processes", type=int, metavar="N")
+    cluster.add_argument("--process-id", type=int, metavar="I", help="0 .. N-1")
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optim.lr=1e-3")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    explicit = (args.coordinator, args.num_processes, args.process_id)
+    if any(value is not None for value in explicit):
+        if any(value is None for value in explicit):
+            parser.error("--coordinator, --num-processes and --process-id go together")
+        if not 0 <= args.process_id < args.num_processes:
+            parser.error(f"--process-id {args.process_id} is outside 0..{args.num_processes - 1}")
+        args.distributed = True
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     import jax  # after validation: a bad config never pays for backend start-up
 
     if args.distributed:
-        jax.distributed.initialize()
+        jax.distributed.initialize(
+            coordinator_address=args.coordinator,
+            num_processes=args.num_processes,
+            process_id=args.process_id,
+        )
     from train.checkpoint import CheckpointError
     from train.corpora import CorpusError
     from train.loop import NonFiniteLossError, train
