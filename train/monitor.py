@@ -114,30 +114,24 @@ class SpectralMonitor:
         self.tb: SpectralTensorBoard | None = None
         self._thread: threading.Thread | None = None
         self.last = config.train.steps
-        kept_entry = None
         if is_primary:
             # Entries past the restored step are recomputed: nothing missing, nothing doubled.
             # The restored step's own entry is recomputed when it is a probe step (it may be
             # half-written); otherwise (a finished run resumed with more steps: its old final
-            # step) it is kept, and its TensorBoard scalars are written again after the purge.
-            if self.is_probe_step(start_step):
-                self.store.truncate_after(start_step - 1)
-            else:
-                self.store.truncate_after(start_step)
-                written = SpectraStore(run_dir / "spectra")
-                if start_step in written.steps():
-                    kept_entry = written.load(start_step)
+            # step) it is kept.
+            self.store.truncate_after(
+                start_step - 1 if self.is_probe_step(start_step) else start_step
+            )
             self.tb = SpectralTensorBoard(
                 run_dir / "tb",
                 self.layers,
                 purge_step=start_step or None,
                 images_every=config.spectral.tb_images_every,
             )
+            self._replay(SpectraStore(run_dir / "spectra"), start_step)
             self._thread = threading.Thread(
                 target=self._write_loop, name="spectra-writer", daemon=True
             )
-            if kept_entry is not None:
-                self.tb.write(start_step, kept_entry)
             self._thread.start()
         method, save_sigma = config.spectral.method, config.spectral.save_sigma
 
@@ -169,6 +163,17 @@ class SpectralMonitor:
         if config.spectral.every == 0:
             return None
         return cls(config, graphdef, rest, run_dir, mesh, is_primary, start_step)
+
+    def _replay(self, kept: SpectraStore, start_step: int) -> None:
+        """Hand the snapshots kept from before a restart to TensorBoard, so heatmaps span the
+        whole run. A kept entry at the restored step itself gets its scalars written again:
+        TensorBoard purges events from the restored step on."""
+        assert self.tb is not None
+        for step in kept.steps():
+            if step == start_step:
+                self.tb.write(step, kept.load(step))
+            else:
+                self.tb.remember(step, kept.load(step))
 
     def is_probe_step(self, step: int) -> bool:
         """Step 0, every `spectral.every` steps, and the last step."""

@@ -63,12 +63,17 @@ class SpectralTensorBoard:
                 self.writer.add_histogram(
                     f"spectral_hist/log10_sigma/{kind}", np.log10(positive), global_step=step
                 )
+        self.remember(step, entry)
+        if len(self._steps) % self.images_every == 0:
+            self.write_heatmaps(step)
+
+    def remember(self, step: int, entry: dict) -> None:
+        """Add a snapshot to the heatmaps' history without writing events (a resumed run
+        replays the snapshots it kept, whose scalars TensorBoard already has)."""
         self._steps.append(step)
         for metric in HEATMAP_METRICS:
             for kind in self.layers:
                 self._history[metric][kind].append(np.asarray(entry["metrics"][metric][kind]))
-        if len(self._steps) % self.images_every == 0:
-            self.write_heatmaps(step)
 
     def write_heatmaps(self, step: int) -> None:
         """Layer × step heatmaps of stable rank and α so far: one image per metric.

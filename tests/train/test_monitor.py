@@ -26,19 +26,34 @@ from train.optim import make_optimizer
 from train.step import init_state
 
 
-def event_tags(logdir: Path) -> set[str]:
-    """Every scalar/histogram/image tag in a directory of TFRecord event files."""
-    tags: set[str] = set()
-    for path in logdir.glob("events.out.tfevents.*"):
+def events(logdir: Path) -> list[event_pb2.Event]:
+    """Every event in a directory of TFRecord event files, file by file in write order."""
+    out = []
+    for path in sorted(logdir.glob("events.out.tfevents.*")):
         data = path.read_bytes()
         offset = 0
         while offset + 12 <= len(data):
             (length,) = struct.unpack("<Q", data[offset : offset + 8])
-            record = data[offset + 12 : offset + 12 + length]
+            out.append(event_pb2.Event.FromString(data[offset + 12 : offset + 12 + length]))
             offset += 12 + length + 4
-            event = event_pb2.Event.FromString(record)
-            tags.update(value.tag for value in event.summary.value)
-    return tags
+    return out
+
+
+def event_tags(logdir: Path) -> set[str]:
+    """Every scalar/histogram/image tag in a directory of TFRecord event files."""
+    return {value.tag for event in events(logdir) for value in event.summary.value}
+
+
+def last_text(logdir: Path, tag: str) -> str:
+    """The text summary written last under `tag`."""
+    texts = [
+        value.tensor.string_val[0].decode()
+        for event in events(logdir)
+        for value in event.summary.value
+        if value.tag.startswith(tag)
+    ]
+    assert texts, f"no text under {tag}"
+    return texts[-1]
 
 
 def test_probe_steps_values_and_tensorboard(tmp_path: Path) -> None:
@@ -121,6 +136,8 @@ def test_extending_a_finished_run_keeps_its_final_snapshot(tmp_path: Path) -> No
         for kind, values in before["metrics"][name].items():
             np.testing.assert_array_equal(store.load(60)["metrics"][name][kind], values)
     assert "spectral/stable_rank/q/L01" in event_tags(tmp_path / "tb")
+    # The heatmaps of the resumed process span the whole run, not only its own snapshots.
+    assert "x: snapshots 0–80" in last_text(tmp_path / "tb", "spectral_heatmap/alpha/legend")
 
 
 def _blas_threads() -> list[int]:
