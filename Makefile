@@ -41,6 +41,7 @@ bench: install
 	$(PY) bench/train_throughput.py
 	$(PY) bench/probe_overhead.py
 	$(PY) bench/store_load.py
+	$(PY) bench/checkpoint_save.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -119,8 +119,8 @@ class SpectraWriter:
     """Appends snapshots to a store.
 
     Saves are synchronous by default: the trainer calls `write` from its own writer thread, so
-    training never waits, and Orbax's async machinery keys its signals by a process-global
-    operation id that collides with the trainer's own async CheckpointManager.
+    training never waits on them, and an entry is finalised on disk before its index record is
+    appended.
     """
 
     def __init__(

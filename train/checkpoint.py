@@ -24,12 +24,16 @@ def abstract_like(tree: Any) -> Any:
 class Checkpointer:
     """Keeps the last `keep` checkpoints of `{"state": train state, "data": iterator state}`."""
 
-    def __init__(self, directory: Path, keep: int, *, async_save: bool = False) -> None:
+    def __init__(self, directory: Path, keep: int, *, async_save: bool = True) -> None:
         self.directory = Path(directory).absolute()
+        # Directories are created inside save(): Orbax's asynchronous creation waits on a signal
+        # keyed by a process-global operation id that the spectra store's own saves (writer
+        # thread, process 0 only) also advance, so the two would wait on each other's keys.
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep,
             create=True,
             enable_async_checkpointing=async_save,
+            async_options=ocp.AsyncOptions(create_directories_asynchronously=False),
             cleanup_tmp_directories=True,
             multiprocessing_options=ocp.options.MultiprocessingOptions(
                 barrier_sync_key_prefix="train"
