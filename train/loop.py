@@ -149,6 +149,11 @@ def train(config: Config) -> TrainResult:
     pending: tuple[int, dict] | None = None  # metrics fetched one step late: no device stall
     interval_start, interval_steps = time.perf_counter(), 0
 
+    def save_checkpoint(step: int) -> None:
+        if monitor is not None:  # earlier spectra first: a crash never leaves a gap in them
+            monitor.wait_for_entries_before(step)
+        checkpointer.save(step, state, loader.get_state())
+
     def drain(pending: tuple[int, dict]) -> dict[str, float]:
         nonlocal interval_start, interval_steps
         step, device_metrics = pending
@@ -177,7 +182,7 @@ def train(config: Config) -> TrainResult:
                         drain(pending)
                         pending = None
                     if checkpointer.latest_step() != step - 1:
-                        checkpointer.save(step - 1, state, loader.get_state())
+                        save_checkpoint(step - 1)
                     result.preempted, result.final_step = True, step - 1
                     log.warning("preempted: saved checkpoint at step %d", step - 1)
                     break
@@ -199,7 +204,7 @@ def train(config: Config) -> TrainResult:
                 if save_now:
                     drain(pending)  # never checkpoint a non-finite state
                     pending = None
-                    checkpointer.save(step, state, loader.get_state())
+                    save_checkpoint(step)
                 result.final_step = step
             if pending is not None:
                 drain(pending)

@@ -42,6 +42,7 @@ from train.spectral_tb import SpectralTensorBoard
 
 log = logging.getLogger("spectral_jax.train")
 WRITER_NICENESS = 10
+WRITE_TIMEOUT_S = 600.0
 
 
 def watched_kinds(config: Config) -> tuple[str, ...]:
@@ -110,6 +111,8 @@ class SpectralMonitor:
         self.layers = meta["layers"]
         self._queue: queue.Queue = queue.Queue()
         self._failure: BaseException | None = None
+        self._unwritten: set[int] = set()  # dispatched steps the writer has not finished
+        self._written = threading.Condition()
         self.store = SpectraWriter(run_dir / "spectra", meta, is_primary=is_primary)
         self.tb: SpectralTensorBoard | None = None
         self._thread: threading.Thread | None = None
@@ -181,9 +184,34 @@ class SpectralMonitor:
 
     def probe(self, params: nnx.State, step: int) -> None:
         """Dispatch a snapshot of `params` at `step`; returns without waiting for it."""
+        self._raise_failure()
+        if self._thread is not None:
+            with self._written:
+                self._unwritten.add(step)
+        self._probe(params, jnp.asarray(step, jnp.int32))
+
+    def wait_for_entries_before(self, step: int, timeout: float = WRITE_TIMEOUT_S) -> None:
+        """Block until every snapshot dispatched for a step before `step` is on disk.
+
+        The trainer calls this before it checkpoints `step`: a resume then recomputes entries
+        from the checkpoint on and finds every earlier one written, so a crash leaves no gap.
+        Those entries were dispatched at least one probe interval ago, so this rarely waits.
+        """
+        if self._thread is None:
+            return
+        with self._written:
+            done = self._written.wait_for(
+                lambda: self._failure is not None or all(s >= step for s in self._unwritten),
+                timeout=timeout,
+            )
+        self._raise_failure()
+        if not done:
+            late = sorted(s for s in self._unwritten if s < step)
+            raise RuntimeError(f"spectra of steps {late} not written after {timeout:.0f} s")
+
+    def _raise_failure(self) -> None:
         if self._failure is not None:
             raise RuntimeError(f"spectra writer failed: {self._failure}") from self._failure
-        self._probe(params, jnp.asarray(step, jnp.int32))
 
     def _write_loop(self) -> None:
         _lower_thread_priority()
@@ -202,6 +230,10 @@ class SpectralMonitor:
                     self.tb.write(step, entry)
             except BaseException as err:  # reported on the next probe() or close()
                 self._failure = err
+            finally:
+                with self._written:
+                    self._unwritten.discard(step)
+                    self._written.notify_all()
 
     def close(self) -> None:
         """Wait for every dispatched snapshot to be written, then close the store."""
@@ -213,5 +245,4 @@ class SpectralMonitor:
         if self.tb is not None:
             self.tb.close()
         self._blas_limits.restore_original_limits()
-        if self._failure is not None:
-            raise RuntimeError(f"spectra writer failed: {self._failure}") from self._failure
+        self._raise_failure()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import time
 from pathlib import Path
 
 import jax
@@ -16,7 +17,7 @@ from spectral_jax.matrices import named_matrices
 from spectral_jax.metrics import METRIC_NAMES
 from spectral_jax.model import Transformer
 from spectral_jax.snapshot import probe
-from spectral_jax.store import SpectraStore
+from spectral_jax.store import SpectraStore, SpectraWriter
 from tests.train.conftest import TINY
 from train.checkpoint import Checkpointer
 from train.config import load_config
@@ -165,3 +166,30 @@ def test_lapack_is_single_threaded_while_monitoring_and_restored_after(
     train(load_config(None, cfg))
     assert len(seen) == 3 and all(threads == [1] * len(before) for threads in seen)
     assert _blas_threads() == before
+
+
+def test_checkpoint_waits_for_the_spectra_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint at step s is saved only once every spectra entry before s is on disk: a
+    crash right after it leaves no gap, since a resume recomputes entries from s on."""
+    original_write, original_save = SpectraWriter.write, Checkpointer.save
+
+    def slow_write(self: SpectraWriter, step: int, entry: dict) -> None:
+        time.sleep(0.3)  # a writer far behind training
+        original_write(self, step, entry)
+
+    written_at_save: dict[int, list[int]] = {}
+
+    def recording_save(self: Checkpointer, step: int, *args: object) -> None:
+        written_at_save[step] = SpectraStore(tmp_path / "spectra").steps()
+        original_save(self, step, *args)
+
+    monkeypatch.setattr(SpectraWriter, "write", slow_write)
+    monkeypatch.setattr(Checkpointer, "save", recording_save)
+    cfg = [*TINY, "train.steps=20", "spectral.every=2", "train.checkpoint_every=5"]
+    train(load_config(None, [*cfg, f"run.dir={tmp_path}"]))
+    assert sorted(written_at_save) == [5, 10, 15, 20]
+    for step, written in written_at_save.items():
+        assert [s for s in written if s < step] == list(range(0, step, 2)), step
+    assert SpectraStore(tmp_path / "spectra").steps() == list(range(0, 21, 2))
