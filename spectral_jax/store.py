@@ -36,6 +36,13 @@ Entry = dict[str, dict]
 _STEP_DIR = re.compile(r"^\d+$")
 
 
+_IDENTITY_KEYS = ("model", "kinds", "layers", "shapes", "metrics", "save_sigma")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
 class StoreError(ValueError):
     """A spectra store that cannot be opened or written; one line naming the path."""
 
@@ -130,7 +137,11 @@ class SpectraWriter:
         *,
         is_primary: bool = True,
         async_save: bool = False,
+        from_step: int = 0,
     ) -> None:
+        """`from_step`: the first step this writer will write. Appending to an existing store
+        whose settings outside its identity (e.g. `method`, `every`) differ updates meta.json
+        and records the old values under `history` as applying to the entries before it."""
         self.path = Path(path)
         self.enabled = is_primary
         self.meta = {"schema_version": SCHEMA_VERSION, **meta}
@@ -141,21 +152,32 @@ class SpectraWriter:
                 raise StoreError(f"spectra store meta for {self.path} lacks '{key}'")
         if (self.path / "meta.json").exists():
             old = _read_meta(self.path)
-            for key in ("model", "kinds", "layers", "shapes", "metrics", "save_sigma"):
-                if json.dumps(old.get(key), sort_keys=True) != json.dumps(
-                    self.meta.get(key), sort_keys=True
-                ):
+            for key in _IDENTITY_KEYS:
+                if _json(old.get(key)) != _json(self.meta.get(key)):
                     raise StoreError(
                         f"{self.path} holds spectra with a different '{key}'; use another run.dir"
                     )
+            changed = {
+                key: value
+                for key, value in old.items()
+                if key not in (*_IDENTITY_KEYS, "schema_version", "history")
+                and _json(value) != _json(self.meta.get(key))
+            }
+            self.meta["history"] = old.get("history", [])
+            if changed:
+                self.meta["history"].append({"before_step": from_step, **changed})
+                self._write_meta()
         else:
             self.path.mkdir(parents=True, exist_ok=True)
-            tmp = self.path / "meta.json.tmp"
-            tmp.write_text(json.dumps(self.meta, indent=1))
-            os.replace(tmp, self.path / "meta.json")
+            self._write_meta()
         self._dtype = _record_dtype(self.meta)
         self._manager = _manager(self.path / "steps", async_save=async_save, read_only=False)
         self._index = (self.path / "index.bin").open("ab")
+
+    def _write_meta(self) -> None:
+        tmp = self.path / "meta.json.tmp"
+        tmp.write_text(json.dumps(self.meta, indent=1))
+        os.replace(tmp, self.path / "meta.json")
 
     def write(self, step: int, entry: Entry) -> None:
         """Save one snapshot (numpy or jax arrays in the entry layout)."""

@@ -113,10 +113,13 @@ class SpectralMonitor:
         self._failure: BaseException | None = None
         self._unwritten: set[int] = set()  # dispatched steps the writer has not finished
         self._written = threading.Condition()
-        self.store = SpectraWriter(run_dir / "spectra", meta, is_primary=is_primary)
+        self.last = config.train.steps
+        first_written = start_step if self.is_probe_step(start_step) else start_step + 1
+        self.store = SpectraWriter(
+            run_dir / "spectra", meta, is_primary=is_primary, from_step=first_written
+        )
         self.tb: SpectralTensorBoard | None = None
         self._thread: threading.Thread | None = None
-        self.last = config.train.steps
         if is_primary:
             # Entries past the restored step are recomputed: nothing missing, nothing doubled.
             # The restored step's own entry is recomputed when it is a probe step (it may be

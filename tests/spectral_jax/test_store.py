@@ -146,3 +146,21 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="different 'shapes'"):
         SpectraWriter(tmp_path / "t", other)
     assert SpectraStore(tmp_path / "t").steps() == [0]  # nothing was lost
+
+
+def test_changed_settings_are_kept_in_history(tmp_path: Path) -> None:
+    """A resume that changes `method`/`every` updates meta.json and records the old values as
+    applying to the entries before the writer's first step; unchanged settings add nothing."""
+    writer = SpectraWriter(tmp_path, {**meta(), "method": "svd", "every": 25})
+    writer.write(0, entry(0))
+    writer.write(25, entry(25))
+    writer.close()
+    for _ in range(2):  # the second, unchanged reopening must not add to the history
+        writer = SpectraWriter(tmp_path, {**meta(), "method": "gram", "every": 10}, from_step=30)
+        writer.truncate_after(29)  # as a resume from step 30 does
+        writer.write(30, entry(30))
+        writer.close()
+        store = SpectraStore(tmp_path)
+        assert (store.meta["method"], store.meta["every"]) == ("gram", 10)
+        assert store.meta["history"] == [{"before_step": 30, "method": "svd", "every": 25}]
+        assert store.steps() == [0, 25, 30]
