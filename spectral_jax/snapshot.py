@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from spectral_jax.host_blas import single_threaded_blas
 from spectral_jax.metrics import METRIC_NAMES, spectral_metrics
 from spectral_jax.spectra import resolve_method, singular_values
 
@@ -102,8 +103,10 @@ def probe(named: Mapping[Key, jax.Array], method: str = "auto") -> Entry:
     named = {key: jnp.asarray(value) for key, value in named.items()}
     if any(isinstance(v, jax.core.Tracer) for v in named.values()):
         return _probe(named, method)
-    entry = _probe_jit(named, method)
-    bad = degenerate_entries(jax.device_get(entry), layers_by_kind(named))
+    with single_threaded_blas():  # the decompositions run between dispatch and device_get
+        entry = _probe_jit(named, method)
+        host_entry = jax.device_get(entry)
+    bad = degenerate_entries(host_entry, layers_by_kind(named))
     if bad:
         names = ", ".join(f"(layer {layer}, {kind})" for layer, kind in bad)
         warnings.warn(f"degenerate spectra, metrics are NaN for: {names}", stacklevel=2)

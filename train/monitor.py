@@ -24,8 +24,8 @@ import numpy as np
 from flax import nnx
 from jax.experimental import io_callback
 from jax.sharding import Mesh
-from threadpoolctl import threadpool_limits
 
+from spectral_jax.host_blas import single_threaded_blas
 from spectral_jax.matrices import (
     available_kinds,
     kind_layers,
@@ -70,19 +70,6 @@ def spectra_meta(config: Config, kinds: tuple[str, ...]) -> dict:
         "method": config.spectral.method,
         "every": config.spectral.every,
     }
-
-
-def single_threaded_lapack() -> threadpool_limits:
-    """Hold the BLAS/LAPACK libraries at one thread until `.restore_original_limits()`.
-
-    On CPU, jaxlib's SVD and eigh kernels call SciPy's OpenBLAS. After each call OpenBLAS's
-    worker threads busy-wait for more work, stealing the cores from the next train steps: on 2
-    cores a demo snapshot cost ~95 ms of training time instead of ~30 ms. XLA already spreads
-    the batched decompositions over its own threads, so one OpenBLAS thread loses nothing.
-    """
-    import scipy.linalg.cython_lapack  # noqa: F401  (load the library jaxlib uses, so it is limited)
-
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _lower_thread_priority() -> None:
@@ -152,7 +139,8 @@ class SpectralMonitor:
             io_callback(send, None, step, entry, ordered=False)
 
         self._probe = jax.jit(probe_fn, in_shardings=(replicated(mesh), replicated(mesh)))
-        self._blas_limits = single_threaded_lapack()  # restored by close()
+        self._cleanup = contextlib.ExitStack()  # closed by close()
+        self._cleanup.enter_context(single_threaded_blas())
 
     @classmethod
     def create(
@@ -247,5 +235,5 @@ class SpectralMonitor:
         self.store.close()
         if self.tb is not None:
             self.tb.close()
-        self._blas_limits.restore_original_limits()
+        self._cleanup.close()
         self._raise_failure()
