@@ -112,9 +112,7 @@ class SpectralMonitor:
             # The restored step's own entry is recomputed when it is a probe step (it may be
             # half-written); otherwise (a finished run resumed with more steps: its old final
             # step) it is kept.
-            self.store.truncate_after(
-                start_step - 1 if self.is_probe_step(start_step) else start_step
-            )
+            self.store.truncate_after(first_written - 1)
             self.tb = SpectralTensorBoard(
                 run_dir / "tb",
                 self.layers,

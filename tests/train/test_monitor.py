@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from flax import nnx
 from tensorboardX.proto import event_pb2
-from threadpoolctl import threadpool_info
 
 from spectral_jax.matrices import named_matrices
 from spectral_jax.metrics import METRIC_NAMES
 from spectral_jax.model import Transformer
 from spectral_jax.snapshot import probe
 from spectral_jax.store import SpectraStore, SpectraWriter
+from tests.spectral_jax.test_host_blas import blas_threads
 from tests.train.conftest import TINY
 from train.checkpoint import Checkpointer
 from train.config import load_config
@@ -141,10 +141,6 @@ def test_extending_a_finished_run_keeps_its_final_snapshot(tmp_path: Path) -> No
     assert "x: snapshots 0–80" in last_text(tmp_path / "tb", "spectral_heatmap/alpha/legend")
 
 
-def _blas_threads() -> list[int]:
-    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
-
-
 def test_lapack_is_single_threaded_while_monitoring_and_restored_after(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -152,20 +148,20 @@ def test_lapack_is_single_threaded_while_monitoring_and_restored_after(
     cores, so the monitor holds BLAS at one thread while it runs, and gives the old limits back."""
     import scipy.linalg.cython_lapack  # noqa: F401  (the LAPACK jaxlib calls on CPU)
 
-    before = _blas_threads()
+    before = blas_threads()
     assert before, "no BLAS library found in the process"
     seen: list[list[int]] = []
     original = SpectralMonitor.probe
 
     def recording_probe(self: SpectralMonitor, params: object, step: int) -> None:
-        seen.append(_blas_threads())
+        seen.append(blas_threads())
         original(self, params, step)
 
     monkeypatch.setattr(SpectralMonitor, "probe", recording_probe)
     cfg = [*TINY, "train.steps=10", "spectral.every=5", f"run.dir={tmp_path}"]
     train(load_config(None, cfg))
     assert len(seen) == 3 and all(threads == [1] * len(before) for threads in seen)
-    assert _blas_threads() == before
+    assert blas_threads() == before
 
 
 def test_checkpoint_waits_for_the_spectra_before_it(
