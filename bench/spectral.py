@@ -27,8 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from spectral_jax.metrics import spectral_metrics
 from spectral_jax.powerlaw import fit_power_law
-from spectral_jax.snapshot import probe
-from spectral_jax.spectra import METHODS, resolve_method
+from spectral_jax.probe import probe
+from spectral_jax.singular_values import METHODS, resolve_method
 from tests.spectral_jax.reference import (
     loop_power_law_fit,
     matrix_with_spectrum,

@@ -14,17 +14,22 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# `probe` and `singular_values` are both a module and the function it defines. Importing them here
+# binds the package attribute to the function for good: Python sets a submodule as an attribute
+# of its package only when it first loads it, so a later `import spectral_jax.probe` cannot
+# shadow the function. They need only JAX, which every other entry point loads anyway.
+from spectral_jax.probe import probe as probe
+from spectral_jax.singular_values import singular_values as singular_values
+
 _EXPORTS = {
-    "singular_values": "spectral_jax.spectra",
-    "resolve_method": "spectral_jax.spectra",
-    "METHODS": "spectral_jax.spectra",
+    "resolve_method": "spectral_jax.singular_values",
+    "METHODS": "spectral_jax.singular_values",
     "spectral_metrics": "spectral_jax.metrics",
     "METRIC_NAMES": "spectral_jax.metrics",
     "METRIC_DEFINITIONS_VERSION": "spectral_jax.metrics",
     "fit_power_law": "spectral_jax.powerlaw",
-    "probe": "spectral_jax.snapshot",
     "named_matrices": "spectral_jax.matrices",
-    "model_kinds": "spectral_jax.matrices",
+    "default_kinds": "spectral_jax.matrices",
     "matrix_shapes": "spectral_jax.matrices",
     "Transformer": "spectral_jax.model",
     "count_params": "spectral_jax.model",
@@ -35,7 +40,7 @@ _EXPORTS = {
     "SCHEMA_VERSION": "spectral_jax.store",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "probe", "singular_values"])
 
 
 def __getattr__(name: str) -> Any:

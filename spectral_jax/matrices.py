@@ -5,7 +5,7 @@ q/k/v `d_model x heads*head_dim`, o `heads*head_dim x d_model`, mlp_in/mlp_gate 
 mlp_out `d_ff x d_model`; embed `vocab x d_model` and unembed `d_model x vocab` (untied models
 only) at layer -1.
 
-Default kinds are the per-layer matrices only (`model_kinds`): the embeddings are one matrix each,
+Default kinds are the per-layer matrices only (`default_kinds`): the embeddings are one matrix each,
 not part of the depth profiles the paper studies, and their SVD (vocab x d_model) can cost more
 than all blocks together; ask for them with `kinds=[..., "embed", "unembed"]`.
 """
@@ -24,14 +24,14 @@ BLOCK_KINDS = ("q", "k", "v", "o", "mlp_in", "mlp_gate", "mlp_out")
 GLOBAL_KINDS = ("embed", "unembed")  # layer -1; probed only when asked for
 
 
-def model_kinds(cfg: ModelConfig) -> tuple[str, ...]:
+def default_kinds(cfg: ModelConfig) -> tuple[str, ...]:
     """Kinds probed by default: every per-layer matrix (`mlp_gate` only for SwiGLU)."""
     return tuple(k for k in BLOCK_KINDS if k != "mlp_gate" or cfg.mlp == "swiglu")
 
 
 def available_kinds(cfg: ModelConfig) -> tuple[str, ...]:
-    """Every kind this model has: `model_kinds` plus embed (and unembed when untied)."""
-    return (*model_kinds(cfg), "embed", *(() if cfg.tied_embeddings else ("unembed",)))
+    """Every kind this model has: `default_kinds` plus embed (and unembed when untied)."""
+    return (*default_kinds(cfg), "embed", *(() if cfg.tied_embeddings else ("unembed",)))
 
 
 def matrix_shapes(cfg: ModelConfig) -> dict[str, tuple[int, int]]:
@@ -61,13 +61,13 @@ def named_matrices(
 ) -> dict[tuple[int, str], jax.Array]:
     """Every probed matrix as float32 `[in, out]`, keyed `(layer, kind)`.
 
-    `kinds=None` means `model_kinds(model.cfg)`. Pure array reads, so it works on a model merged
+    `kinds=None` means `default_kinds(model.cfg)`. Pure array reads, so it works on a model merged
     from traced parameters inside `jax.jit` (the probe's own jit).
     """
     cfg = model.cfg
     if isinstance(kinds, str):
         kinds = (kinds,)
-    wanted = tuple(kinds) if kinds is not None else model_kinds(cfg)
+    wanted = tuple(kinds) if kinds is not None else default_kinds(cfg)
     unknown = [k for k in wanted if k not in available_kinds(cfg)]
     if unknown:
         raise ValueError(

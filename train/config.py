@@ -87,7 +87,7 @@ class SpectralConfig(_Section):
     method: Literal["auto", "svd", "gram", "gram64"] = "auto"
     kinds: list[str] | None = None  # null: every kind the model has
     save_sigma: bool = True
-    tb_images_every: int = Field(10, ge=1)  # heatmap images every N snapshots
+    heatmap_every: int = Field(250, ge=1)  # steps between TensorBoard heatmap images
 
     @model_validator(mode="after")
     def _check_kinds(self) -> SpectralConfig:

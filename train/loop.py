@@ -22,12 +22,12 @@ from train.config import Config
 from train.corpora import load_corpus
 from train.data import TrainLoader, validation_batches
 from train.mesh import global_batch, make_mesh, replicated
-from train.metrics_log import MetricsLogger
 from train.monitor import SpectralMonitor
 from train.optim import make_optimizer
 from train.run_dir import prepare_run_dir
 from train.step import init_state, make_eval_step, make_train_step
 from train.throughput import mfu
+from train.training_log import TrainingLog
 
 log = logging.getLogger("spectral_jax.train")
 
@@ -137,7 +137,7 @@ def train(config: Config) -> TrainResult:
         seed=config.run.seed,
     )
     eval_step = make_eval_step(graphdef, rest, mesh)
-    logger = MetricsLogger(run_dir, resume_step=start or None, enabled=is_primary)
+    logger = TrainingLog(run_dir, resume_step=start or None, enabled=is_primary)
     monitor = SpectralMonitor.create(config, graphdef, rest, run_dir, mesh, is_primary, start)
     tokens_per_step = tcfg.batch_size * tcfg.seq_len
     model_flops = flops_per_token(config.model, tcfg.seq_len)

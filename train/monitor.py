@@ -28,13 +28,13 @@ from jax.sharding import Mesh
 from spectral_jax.host_blas import single_threaded_blas
 from spectral_jax.matrices import (
     available_kinds,
+    default_kinds,
     kind_layers,
     matrix_shapes,
-    model_kinds,
     named_matrices,
 )
 from spectral_jax.metrics import METRIC_DEFINITIONS_VERSION, METRIC_NAMES
-from spectral_jax.snapshot import degenerate_entries, probe
+from spectral_jax.probe import degenerate_entries, probe
 from spectral_jax.store import SpectraStore, SpectraWriter
 from train.config import Config
 from train.mesh import replicated
@@ -48,7 +48,7 @@ WRITE_TIMEOUT_S = 600.0
 def watched_kinds(config: Config) -> tuple[str, ...]:
     """The kinds the probe records: `spectral.kinds`, or every per-layer kind of the model."""
     if config.spectral.kinds is None:
-        return model_kinds(config.model)
+        return default_kinds(config.model)
     missing = [k for k in config.spectral.kinds if k not in available_kinds(config.model)]
     if missing:
         raise ValueError(f"spectral.kinds: this model has no '{missing[0]}' matrices")
@@ -117,7 +117,7 @@ class SpectralMonitor:
                 run_dir / "tb",
                 self.layers,
                 purge_step=start_step or None,
-                images_every=config.spectral.tb_images_every,
+                heatmap_every=config.spectral.heatmap_every,
             )
             self._replay(SpectraStore(run_dir / "spectra"), start_step)
             self._thread = threading.Thread(

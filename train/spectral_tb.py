@@ -32,13 +32,16 @@ class SpectralTensorBoard:
         layers: dict[str, list[int]],
         *,
         purge_step: int | None,
-        images_every: int,
+        heatmap_every: int,
     ) -> None:
+        """`heatmap_every`: steps between heatmap images (drawn at the first snapshot that is at
+        least this many steps after the last image, and at close)."""
         self.writer = SummaryWriter(
             logdir=str(logdir), purge_step=purge_step, filename_suffix=".spectral", flush_secs=30
         )
         self.layers = layers
-        self.images_every = images_every
+        self.heatmap_every = heatmap_every
+        self._last_heatmap_step: int | None = None
         self._history: dict[str, dict[str, list[np.ndarray]]] = {
             m: {k: [] for k in layers} for m in HEATMAP_METRICS
         }
@@ -64,7 +67,7 @@ class SpectralTensorBoard:
                     f"spectral_hist/log10_sigma/{kind}", np.log10(positive), global_step=step
                 )
         self.remember(step, entry)
-        if len(self._steps) % self.images_every == 0:
+        if self._last_heatmap_step is None or step - self._last_heatmap_step >= self.heatmap_every:
             self.write_heatmaps(step)
 
     def remember(self, step: int, entry: dict) -> None:
@@ -86,6 +89,7 @@ class SpectralTensorBoard:
         """
         if len(self._steps) < 2:
             return
+        self._last_heatmap_step = step
         kinds = [k for k in self.layers if k not in ("embed", "unembed")]
         if not kinds:  # only embeddings probed: no layer axis to draw
             return

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spectral_jax.metrics import METRIC_NAMES, spectral_metrics
-from spectral_jax.spectra import singular_values
+from spectral_jax.singular_values import singular_values
 
 
 def metrics_of(sigma) -> dict[str, float]:

@@ -14,9 +14,9 @@ from flax import nnx
 
 from spectral_jax.matrices import (
     available_kinds,
+    default_kinds,
     kind_layers,
     matrix_shapes,
-    model_kinds,
     named_matrices,
 )
 from spectral_jax.model import Transformer, count_params, flops_per_token, param_counts
@@ -110,9 +110,9 @@ def test_named_matrices_follow_the_contract() -> None:
     cfg = tiny(mlp="swiglu", tied_embeddings=False)
     model = Transformer(cfg, rngs=nnx.Rngs(0))
     named = named_matrices(model)
-    kinds = model_kinds(cfg)
+    kinds = default_kinds(cfg)
     assert kinds == ("q", "k", "v", "o", "mlp_in", "mlp_gate", "mlp_out")
-    assert model_kinds(tiny()) == ("q", "k", "v", "o", "mlp_in", "mlp_out")
+    assert default_kinds(tiny()) == ("q", "k", "v", "o", "mlp_in", "mlp_out")
     assert available_kinds(cfg) == (*kinds, "embed", "unembed")
     assert set(named) == {(layer, kind) for layer in range(3) for kind in kinds}
     shapes = matrix_shapes(cfg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
 import jax
@@ -9,10 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from spectral_jax import snapshot as probe_module
 from spectral_jax.metrics import METRIC_NAMES, spectral_metrics
-from spectral_jax.snapshot import probe
-from spectral_jax.spectra import singular_values
+from spectral_jax.probe import probe
+from spectral_jax.singular_values import singular_values
+
+probe_module = importlib.import_module("spectral_jax.probe")
 
 SHAPES = {"q": (16, 16), "v": (16, 16), "mlp_in": (16, 40), "mlp_out": (40, 16)}
 

@@ -15,7 +15,7 @@ from tensorboardX.proto import event_pb2
 from spectral_jax.matrices import named_matrices
 from spectral_jax.metrics import METRIC_NAMES
 from spectral_jax.model import Transformer
-from spectral_jax.snapshot import probe
+from spectral_jax.probe import probe
 from spectral_jax.store import SpectraStore, SpectraWriter
 from tests.spectral_jax.test_host_blas import blas_threads
 from tests.train.conftest import TINY
@@ -64,7 +64,7 @@ def test_probe_steps_values_and_tensorboard(tmp_path: Path) -> None:
             *TINY,
             "train.steps=60",
             "spectral.every=25",
-            "spectral.tb_images_every=2",
+            "spectral.heatmap_every=50",
             "train.checkpoint_every=0",
             f"run.dir={tmp_path}",
         ],

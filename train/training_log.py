@@ -35,7 +35,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-class MetricsLogger:
+class TrainingLog:
     """Writes one JSON line and TensorBoard scalars per logged step."""
 
     def __init__(self, run_dir: Path, *, resume_step: int | None, enabled: bool = True) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from spectral_jax.host_blas import single_threaded_blas
 from spectral_jax.metrics import METRIC_NAMES, spectral_metrics
-from spectral_jax.spectra import resolve_method, singular_values
+from spectral_jax.singular_values import resolve_method, singular_values
 
 Key = tuple[int, str]
 Entry = dict[str, dict]

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from spectral_jax.spectra import resolve_method, singular_values
+from spectral_jax.singular_values import resolve_method, singular_values
 from tests.spectral_jax.reference import matrix_with_spectrum
 
 SHAPES = [(64, 64), (64, 256), (256, 64), (300, 700)]
