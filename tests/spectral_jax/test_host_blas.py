@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import scipy.linalg.cython_lapack  # noqa: F401  (the LAPACK jaxlib calls on CPU)
-from threadpoolctl import threadpool_info
 
 from spectral_jax.host_blas import single_threaded_blas
-
-
-def blas_threads() -> list[int]:
-    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+from tests.helpers import blas_threads
 
 
 def test_single_threaded_blas_limits_then_restores() -> None:

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import pytest
 
 import train.loop as loop
-from tests.train.conftest import TINY, read_metrics
+from tests.helpers import TINY, read_metrics
 from train.checkpoint import Checkpointer
 from train.config import load_config
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 import time
 from pathlib import Path
 
@@ -10,51 +9,19 @@ import jax
 import numpy as np
 import pytest
 from flax import nnx
-from tensorboardX.proto import event_pb2
 
 from spectral_jax.matrices import named_matrices
 from spectral_jax.metrics import METRIC_NAMES
 from spectral_jax.model import Transformer
 from spectral_jax.probe import probe
 from spectral_jax.store import SpectraStore, SpectraWriter
-from tests.spectral_jax.test_host_blas import blas_threads
-from tests.train.conftest import TINY
+from tests.helpers import TINY, blas_threads, event_tags, last_text, tag_steps
 from train.checkpoint import Checkpointer
 from train.config import load_config
 from train.loop import train
 from train.monitor import SpectralMonitor
 from train.optim import make_optimizer
 from train.step import init_state
-
-
-def events(logdir: Path) -> list[event_pb2.Event]:
-    """Every event in a directory of TFRecord event files, file by file in write order."""
-    out = []
-    for path in sorted(logdir.glob("events.out.tfevents.*")):
-        data = path.read_bytes()
-        offset = 0
-        while offset + 12 <= len(data):
-            (length,) = struct.unpack("<Q", data[offset : offset + 8])
-            out.append(event_pb2.Event.FromString(data[offset + 12 : offset + 12 + length]))
-            offset += 12 + length + 4
-    return out
-
-
-def event_tags(logdir: Path) -> set[str]:
-    """Every scalar/histogram/image tag in a directory of TFRecord event files."""
-    return {value.tag for event in events(logdir) for value in event.summary.value}
-
-
-def last_text(logdir: Path, tag: str) -> str:
-    """The text summary written last under `tag`."""
-    texts = [
-        value.tensor.string_val[0].decode()
-        for event in events(logdir)
-        for value in event.summary.value
-        if value.tag.startswith(tag)
-    ]
-    assert texts, f"no text under {tag}"
-    return texts[-1]
 
 
 def test_probe_steps_values_and_tensorboard(tmp_path: Path) -> None:
@@ -99,6 +66,9 @@ def test_probe_steps_values_and_tensorboard(tmp_path: Path) -> None:
     assert all(f"spectral/{m}/v/L01" in tags for m in METRIC_NAMES)
     assert "spectral_hist/log10_sigma/k" in tags
     assert {"spectral_heatmap/stable_rank", "spectral_heatmap/alpha"} <= tags
+    # heatmap_every counts steps: the first image once two snapshots exist, the next at the
+    # first snapshot 50 steps later (none: 50 and 60 are too close), and one at the end.
+    assert tag_steps(tmp_path / "tb", "spectral_heatmap/alpha") == [25, 60]
 
 
 def test_metrics_only_store_and_chosen_kinds(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.train.conftest import REPO, TINY, cli_env
+from tests.helpers import REPO, TINY, cli_env
 
 SCRIPT = textwrap.dedent(
     """
@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent(
     import jax, numpy as np
     from train.config import load_config
     from train.loop import train
-    from tests.train.conftest import read_metrics
+    from tests.helpers import read_metrics
 
     out = {}
     for name, extra in [("one", ["mesh.data=1"]), ("four", ["mesh.data=4"]),

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from spectral_jax.store import SpectraStore
-from tests.train.conftest import REPO, TINY, cli_env, read_metrics, run_cli
+from tests.helpers import REPO, TINY, cli_env, read_metrics, run_cli
 
 ARGS = [*TINY, "train.steps=12", "spectral.every=5", "train.checkpoint_every=5", "optim.lr=1e-2"]
 

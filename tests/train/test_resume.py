@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from spectral_jax.store import SpectraStore
-from tests.train.conftest import REPO, cli_env, read_metrics, run_cli
+from tests.helpers import REPO, cli_env, read_metrics, run_cli
 
 
 def _train_losses(run_dir: Path) -> dict[int, float]:

@@ -1,0 +1,111 @@
+"""Shared test helpers: tiny run configs, the trainer CLI in a subprocess, TensorBoard readers.
+
+Test modules import from here (or from fixture modules such as `tests/analysis/planted.py`),
+never from one another.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+from tensorboardX.proto import event_pb2
+from threadpoolctl import threadpool_info
+
+REPO = Path(__file__).resolve().parents[1]
+
+# A model small enough that a step takes milliseconds on a CPU.
+TINY = [
+    "model.n_layers=2",
+    "model.d_model=32",
+    "model.n_heads=2",
+    "model.d_ff=64",
+    "model.vocab_size=64",
+    "model.max_seq_len=32",
+    "data.corpus=synthetic",
+    "data.synthetic_tokens=20000",
+    "train.batch_size=8",
+    "train.seq_len=32",
+    "train.log_every=1",
+    "train.eval_every=0",
+    "optim.warmup_steps=5",
+    "train.progress=false",
+]
+
+
+def cli_env(devices: int = 1, **extra: str) -> dict[str, str]:
+    """Environment for a trainer subprocess on `devices` CPU devices."""
+    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1", **extra)
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    return env
+
+
+def run_cli(
+    args: list[str], *, devices: int = 1, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess:
+    """`python -m train ARGS` to completion, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "train", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=cli_env(devices, **env),
+        timeout=timeout,
+    )
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """Rows of `RUN/metrics.jsonl` (the training log), in file order."""
+    path = run_dir / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def train_losses(run_dir: Path) -> dict[int, float]:
+    """Training loss per logged step."""
+    return {r["step"]: r["loss"] for r in read_metrics(run_dir) if "loss" in r}
+
+
+def events(logdir: Path, pattern: str = "events.out.tfevents.*") -> list[event_pb2.Event]:
+    """Every event in a directory of TFRecord event files, file by file in write order."""
+    out = []
+    for path in sorted(logdir.glob(pattern)):
+        data = path.read_bytes()
+        offset = 0
+        while offset + 12 <= len(data):
+            (length,) = struct.unpack("<Q", data[offset : offset + 8])
+            out.append(event_pb2.Event.FromString(data[offset + 12 : offset + 12 + length]))
+            offset += 12 + length + 4
+    return out
+
+
+def event_tags(logdir: Path) -> set[str]:
+    """Every scalar/histogram/image tag in a directory of TFRecord event files."""
+    return {value.tag for event in events(logdir) for value in event.summary.value}
+
+
+def tag_steps(logdir: Path, tag: str) -> list[int]:
+    """The steps of every event holding `tag`, in write order."""
+    return [
+        event.step for event in events(logdir) for value in event.summary.value if value.tag == tag
+    ]
+
+
+def last_text(logdir: Path, tag: str) -> str:
+    """The text summary written last under `tag`."""
+    texts = [
+        value.tensor.string_val[0].decode()
+        for event in events(logdir)
+        for value in event.summary.value
+        if value.tag.startswith(tag)
+    ]
+    assert texts, f"no text under {tag}"
+    return texts[-1]
+
+
+def blas_threads() -> list[int]:
+    """Thread limit of every BLAS library loaded in this process."""
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
