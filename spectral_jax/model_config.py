@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DTypeName = Literal["float32", "bfloat16", "float16"]
 
@@ -14,19 +14,19 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    n_layers: int = 4
-    d_model: int = 128
-    n_heads: int = 4
-    d_ff: int = 512
-    vocab_size: int = 512
-    max_seq_len: int = 128
+    n_layers: int = Field(4, gt=0)
+    d_model: int = Field(128, gt=0)
+    n_heads: int = Field(4, gt=0)
+    d_ff: int = Field(512, gt=0)
+    vocab_size: int = Field(512, gt=0)
+    max_seq_len: int = Field(128, gt=0)
     positions: Literal["learned", "rotary"] = "learned"
     norm: Literal["layernorm", "rmsnorm"] = "layernorm"
     mlp: Literal["gelu", "swiglu"] = "gelu"
     tied_embeddings: bool = True
     use_bias: bool = True
-    dropout: float = 0.0
-    init_std: float = 0.02
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    init_std: float = Field(0.02, gt=0.0)
     dtype: DTypeName = "float32"
     param_dtype: DTypeName = "float32"
 
@@ -38,11 +38,6 @@ class ModelConfig(BaseModel):
             )
         if self.positions == "rotary" and (self.d_model // self.n_heads) % 2:
             raise ValueError("model.positions=rotary needs an even head dimension")
-        for name in ("n_layers", "d_model", "n_heads", "d_ff", "vocab_size", "max_seq_len"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"model.{name} must be positive")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError("model.dropout must be in [0, 1)")
         return self
 
     @property

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
-from train.config import ConfigError, diff_configs, load_config
+from train.config import Config, ConfigError, diff_configs, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,6 +45,37 @@ def test_bad_config_names_the_key(override: str, expected: str) -> None:
         load_config(REPO / "configs/demo.yaml", [override])
     assert expected in str(info.value)
     assert "\n" not in str(info.value)
+
+
+SIZE_KEYS = [f"model.{name}" for name in ("n_layers", "d_model", "n_heads", "d_ff", "vocab_size")]
+
+
+@pytest.mark.parametrize("key", [*SIZE_KEYS, "model.max_seq_len", "train.steps", "train.seq_len"])
+@pytest.mark.parametrize("value", [0, -2])
+def test_non_positive_sizes_name_the_key(key: str, value: int) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, [f"{key}={value}"])
+    assert f"config key '{key}'" in str(info.value)
+
+
+def _numeric_keys(section: type, prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in section.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            keys.extend(_numeric_keys(field.annotation, f"{prefix}{name}."))
+        elif field.annotation in (int, float):
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+@pytest.mark.parametrize("key", _numeric_keys(Config))
+@pytest.mark.parametrize("value", [0, -1])
+def test_any_number_is_accepted_or_a_config_error(key: str, value: int) -> None:
+    """No numeric value reaches code that crashes on it (e.g. a division by n_heads=0)."""
+    try:
+        load_config(None, [f"{key}={value}"])
+    except ConfigError as err:
+        assert "\n" not in str(err)
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
