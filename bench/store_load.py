@@ -87,7 +87,7 @@ def main() -> None:
             f"sigma {sigma.shape}"
         )
         sample_steps = steps[: args.orbax_sample]
-        manager = _manager(path / "steps", async_save=False, read_only=True)
+        manager = _manager(path / "steps", read_only=True)
         t0 = time.perf_counter()
         for s in sample_steps:
             manager.restore(s, args=ocp.args.PyTreeRestore())

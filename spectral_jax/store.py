@@ -104,14 +104,14 @@ def _unpack(meta: Mapping[str, Any], record: np.ndarray) -> Entry:
     return entry
 
 
-def _manager(steps_dir: Path, *, async_save: bool, read_only: bool) -> ocp.CheckpointManager:
+def _manager(steps_dir: Path, *, read_only: bool) -> ocp.CheckpointManager:
     if not read_only:
         steps_dir.mkdir(parents=True, exist_ok=True)
     options = ocp.CheckpointManagerOptions(
         max_to_keep=None,
         create=False,
         read_only=read_only,
-        enable_async_checkpointing=async_save,
+        enable_async_checkpointing=False,  # the trainer writes from its own sink thread
         cleanup_tmp_directories=not read_only,
         # Only process 0 writes; the key prefix keeps Orbax's per-step signals apart from the
         # trainer's own CheckpointManager, which saves at the same step numbers.
@@ -122,12 +122,29 @@ def _manager(steps_dir: Path, *, async_save: bool, read_only: bool) -> ocp.Check
     return ocp.CheckpointManager(steps_dir.absolute(), options=options)
 
 
+def check_appendable(path: str | Path, meta: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Raise StoreError unless entries described by `meta` may be added to the store at `path`
+    (same model, kinds, layers, shapes, metrics and save_sigma); reads only. Returns the
+    store's meta, or None when there is no store yet."""
+    path = Path(path)
+    for key in ("kinds", "layers", "shapes", "metrics", "save_sigma"):
+        if key not in meta:
+            raise StoreError(f"spectra store meta for {path} lacks '{key}'")
+    if not (path / "meta.json").exists():
+        return None
+    old = _read_meta(path)
+    for key in _IDENTITY_KEYS:
+        if _json(old.get(key)) != _json(meta.get(key)):
+            raise StoreError(f"{path} holds spectra with a different '{key}'; use another run.dir")
+    return old
+
+
 class SpectraWriter:
     """Appends snapshots to a store.
 
-    Saves are synchronous by default: the trainer calls `write` from its own writer thread, so
-    training never waits on them, and an entry is finalised on disk before its index record is
-    appended.
+    Saves are synchronous: the trainer calls `write` from its own sink thread, so training never
+    waits on them, and an entry is finalised on disk before its index record is appended.
+    A writer only adds; `truncate_after` is the one way entries leave a store.
     """
 
     def __init__(
@@ -135,28 +152,15 @@ class SpectraWriter:
         path: str | Path,
         meta: Mapping[str, Any],
         *,
-        is_primary: bool = True,
-        async_save: bool = False,
         from_step: int = 0,
     ) -> None:
         """`from_step`: the first step this writer will write. Appending to an existing store
         whose settings outside its identity (e.g. `method`, `every`) differ updates meta.json
         and records the old values under `history` as applying to the entries before it."""
         self.path = Path(path)
-        self.enabled = is_primary
         self.meta = {"schema_version": SCHEMA_VERSION, **meta}
-        if not self.enabled:
-            return
-        for key in ("kinds", "layers", "shapes", "metrics", "save_sigma"):
-            if key not in self.meta:
-                raise StoreError(f"spectra store meta for {self.path} lacks '{key}'")
-        if (self.path / "meta.json").exists():
-            old = _read_meta(self.path)
-            for key in _IDENTITY_KEYS:
-                if _json(old.get(key)) != _json(self.meta.get(key)):
-                    raise StoreError(
-                        f"{self.path} holds spectra with a different '{key}'; use another run.dir"
-                    )
+        old = check_appendable(self.path, self.meta)
+        if old is not None:
             changed = {
                 key: value
                 for key, value in old.items()
@@ -171,8 +175,9 @@ class SpectraWriter:
             self.path.mkdir(parents=True, exist_ok=True)
             self._write_meta()
         self._dtype = _record_dtype(self.meta)
-        self._manager = _manager(self.path / "steps", async_save=async_save, read_only=False)
+        self._manager = _manager(self.path / "steps", read_only=False)
         self._index = (self.path / "index.bin").open("ab")
+        self._open = True
 
     def _write_meta(self) -> None:
         tmp = self.path / "meta.json.tmp"
@@ -181,8 +186,6 @@ class SpectraWriter:
 
     def write(self, step: int, entry: Entry) -> None:
         """Save one snapshot (numpy or jax arrays in the entry layout)."""
-        if not self.enabled:
-            return
         entry = {key: {k: _to_numpy(v) for k, v in part.items()} for key, part in entry.items()}
         if not self.meta["save_sigma"]:
             entry.pop("sigma", None)
@@ -190,35 +193,35 @@ class SpectraWriter:
         self._index.write(_pack(self.meta, int(step), entry).tobytes())
         self._index.flush()
 
-    def truncate_after(self, step: int) -> None:
-        """Drop every entry past `step` (a resumed run recomputes them)."""
-        if not self.enabled:
-            return
-        self._manager.wait_until_finished()
-        self._manager.reload()
-        for s in self._manager.all_steps():
-            if s > step:
-                self._manager.delete(s)
-        self._index.close()
-        index = self.path / "index.bin"
-        records = np.fromfile(
-            index, dtype=self._dtype, count=index.stat().st_size // self._dtype.itemsize
-        )
-        tmp = self.path / "index.bin.tmp"
-        records[records["step"] <= step].tofile(tmp)
-        os.replace(tmp, index)
-        self._index = index.open("ab")
-
     def wait(self) -> None:
-        if self.enabled:
-            self._manager.wait_until_finished()
+        self._manager.wait_until_finished()
 
     def close(self) -> None:
-        if self.enabled:
+        if self._open:
             self._manager.wait_until_finished()
             self._manager.close()
             self._index.close()
-            self.enabled = False
+            self._open = False
+
+
+def truncate_after(path: str | Path, step: int) -> list[int]:
+    """Drop every entry past `step` from the store at `path`, on disk and in its index, and
+    return the steps removed. A resumed run recomputes them; nothing else deletes entries."""
+    path = Path(path)
+    meta = _read_meta(path)
+    manager = _manager(path / "steps", read_only=False)
+    removed = [s for s in manager.all_steps() if s > step]
+    for s in removed:
+        manager.delete(s)
+    manager.close()
+    index = path / "index.bin"
+    if index.exists():
+        dtype = _record_dtype(meta)
+        records = np.fromfile(index, dtype=dtype, count=index.stat().st_size // dtype.itemsize)
+        tmp = path / "index.bin.tmp"
+        records[records["step"] <= step].tofile(tmp)
+        os.replace(tmp, index)
+    return sorted(removed)
 
 
 def _to_numpy(tree: Any) -> Any:
@@ -270,7 +273,7 @@ class SpectraStore:
                     records[int(record["step"])] = record
         missing = [s for s in steps if s not in records]
         if missing:
-            manager = _manager(self.path / "steps", async_save=False, read_only=True)
+            manager = _manager(self.path / "steps", read_only=True)
             for s in missing:
                 entry = manager.restore(s, args=ocp.args.PyTreeRestore())
                 records[s] = _pack(self.meta, s, entry)

@@ -59,14 +59,18 @@ def main(argv: list[str] | None = None) -> int:
             num_processes=args.num_processes,
             process_id=args.process_id,
         )
+    from spectral_jax.store import StoreError
     from train.checkpoint import CheckpointError
     from train.corpora import CorpusError
     from train.loop import NonFiniteLossError, train
-    from train.run_dir import RunDirError
+    from train.run_dir import RunDirBusyError, RunDirError
 
     try:
         result = train(config)
-    except (RunDirError, CorpusError, CheckpointError, NonFiniteLossError) as err:
+    except RunDirBusyError as err:  # another trainer owns run.dir: a usage error, nothing done
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (RunDirError, CorpusError, CheckpointError, NonFiniteLossError, StoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_RUNTIME
     if jax.process_index() == 0:

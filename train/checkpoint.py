@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
+
+log = logging.getLogger("spectral_jax.train")
 
 
 class CheckpointError(RuntimeError):
@@ -21,11 +26,28 @@ def abstract_like(tree: Any) -> Any:
     )
 
 
-class Checkpointer:
-    """Keeps the last `keep` checkpoints of `{"state": train state, "data": iterator state}`."""
+def _first_line(err: BaseException) -> str:
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return text[:200]
 
-    def __init__(self, directory: Path, keep: int, *, async_save: bool = True) -> None:
+
+class Checkpointer:
+    """Keeps the last `keep` checkpoints of `{"state": train state, "data": iterator state}`.
+
+    `corrupt_dir`: where `restore_latest` moves checkpoints it cannot read when an older one
+    restores, so the run can go on and save those steps again (Orbax refuses an existing step).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        keep: int,
+        *,
+        corrupt_dir: Path | None = None,
+        async_save: bool = True,
+    ) -> None:
         self.directory = Path(directory).absolute()
+        self.corrupt_dir = Path(corrupt_dir) if corrupt_dir else self.directory.parent / "corrupt"
         # Directories are created inside save(): Orbax's asynchronous creation waits on a signal
         # keyed by a process-global operation id that the spectra store's own saves (writer
         # thread, process 0 only) also advance, so the two would wait on each other's keys.
@@ -40,6 +62,13 @@ class Checkpointer:
             ),
         )
         self.manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def __enter__(self) -> Checkpointer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wait()
+        self.close()
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
@@ -56,7 +85,6 @@ class Checkpointer:
 
     def restore(self, step: int, state_like: Any) -> tuple[Any, dict[str, Any]]:
         """Restore `(state, data_state)` at `step` onto the shardings of `state_like`."""
-        path = self.directory / str(step)
         try:
             restored = self.manager.restore(
                 step,
@@ -66,9 +94,46 @@ class Checkpointer:
                 ),
             )
         except Exception as err:  # Orbax raises many types for a damaged directory.
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise CheckpointError(f"cannot restore checkpoint {path}: {reason[:200]}") from err
+            path = self.directory / str(step)
+            raise CheckpointError(f"cannot restore checkpoint {path}: {_first_line(err)}") from err
         return restored.state, restored.data
+
+    def restore_latest(self, state_like: Any) -> tuple[int, Any, dict[str, Any]] | None:
+        """`(step, state, data_state)` of the newest checkpoint that restores, or None if there
+        is none. Unreadable newer ones are named in a warning and moved to `corrupt_dir` once an
+        older one restores; if none restores, the newest one's error is raised and nothing is
+        moved (the cause may be the config, not the files)."""
+        steps = sorted(self.manager.all_steps(), reverse=True)
+        failures: list[CheckpointError] = []
+        for step in steps:
+            try:
+                state, data_state = self.restore(step, state_like)
+            except CheckpointError as err:
+                log.warning("%s; trying an older checkpoint", err)
+                failures.append(err)
+                continue
+            if failures:
+                self._move_aside(steps[: len(failures)])
+            return step, state, data_state
+        if failures:
+            raise failures[0]
+        return None
+
+    def _move_aside(self, steps: list[int]) -> None:
+        if jax.process_index() == 0:
+            self.corrupt_dir.mkdir(parents=True, exist_ok=True)
+            for step in steps:
+                target = self.corrupt_dir / str(step)
+                suffix = 1
+                while target.exists():
+                    target, suffix = self.corrupt_dir / f"{step}.{suffix}", suffix + 1
+                shutil.move(self.directory / str(step), target)
+                log.warning(
+                    "moved unreadable checkpoint %s to %s", self.directory / str(step), target
+                )
+        if jax.process_count() > 1:
+            multihost_utils.sync_global_devices("spectral_jax:corrupt_checkpoints_moved")
+        self.manager.reload()
 
     def reached_preemption(self, step: int) -> bool:
         """True on every host once any host saw a preemption notice (multi-host pods)."""

@@ -36,9 +36,7 @@ class Corpus:
 
     train: np.ndarray
     val: np.ndarray
-    vocab_size: int
-    name: str
-    tokenizer_path: str | None = None
+    tokenizer_path: str | None = None  # the trained BPE tokenizer (text corpora)
 
 
 def shakespeare_files() -> list[Path]:
@@ -127,13 +125,7 @@ def _tokenize_files(name: str, files: list[Path], data: DataConfig, vocab_size: 
     train_path, val_path = cache / "train.npy", cache / "val.npy"
     tok_path = cache / "tokenizer.json" if data.tokenizer == "bpe" else None
     if train_path.exists() and val_path.exists() and (tok_path is None or tok_path.exists()):
-        return Corpus(
-            np.load(train_path),
-            np.load(val_path),
-            vocab_size,
-            name,
-            str(tok_path) if tok_path else None,
-        )
+        return Corpus(np.load(train_path), np.load(val_path), str(tok_path) if tok_path else None)
     halves = [split_document(_read_text(f), data.val_fraction) for f in files]
     train_docs, val_docs = [h[0] for h in halves], [h[1] for h in halves]
     try:
@@ -153,7 +145,7 @@ def _tokenize_files(name: str, files: list[Path], data: DataConfig, vocab_size: 
         _atomic_save(val_path, lambda p: _save_npy(p, val))
     except OSError:
         pass  # an unwritable cache only costs time on the next run
-    return Corpus(train, val, vocab_size, name, str(tok_path) if tok_path else None)
+    return Corpus(train, val, str(tok_path) if tok_path else None)
 
 
 def _load_bin(path: str, dtype: str, vocab_size: int) -> np.ndarray:
@@ -203,7 +195,7 @@ def load_corpus(data: DataConfig, vocab_size: int) -> Corpus:
         else:
             cut = int(len(train) * (1.0 - data.val_fraction))
             train, val = train[:cut], train[cut:]
-        return Corpus(train, val, vocab_size, "tokens")
+        return Corpus(train, val)
     tokens = synthetic_tokens(data.synthetic_tokens, vocab_size)
     cut = int(len(tokens) * (1.0 - data.val_fraction))
-    return Corpus(tokens[:cut], tokens[cut:], vocab_size, "synthetic")
+    return Corpus(tokens[:cut], tokens[cut:])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import shutil
 import signal
 import sys
 import time
@@ -22,9 +24,10 @@ from train.config import Config
 from train.corpora import load_corpus
 from train.data import TrainLoader, validation_batches
 from train.mesh import global_batch, make_mesh, replicated
-from train.monitor import SpectralMonitor
+from train.monitor import make_monitor
 from train.optim import make_optimizer
-from train.run_dir import prepare_run_dir
+from train.rewind import rewind
+from train.run_dir import CHECKPOINTS, CORRUPT_CHECKPOINTS, TOKENIZER_FILE, open_run_dir
 from train.step import init_state, make_eval_step, make_train_step
 from train.throughput import mfu
 from train.training_log import TrainingLog
@@ -87,11 +90,19 @@ def evaluate(eval_step, params, batches, mesh) -> float:
 def train(config: Config) -> TrainResult:
     """Run (or resume) the training described by `config`; returns the final figures."""
     is_primary = jax.process_index() == 0
-    run_dir = prepare_run_dir(config, is_primary=is_primary)
+    with contextlib.ExitStack() as stack:
+        run_dir = stack.enter_context(open_run_dir(config, is_primary=is_primary))
+        return _train(config, run_dir, is_primary, stack)
+
+
+def _train(
+    config: Config, run_dir: Path, is_primary: bool, stack: contextlib.ExitStack
+) -> TrainResult:
     tcfg = config.train
     mesh = make_mesh(config.mesh)
-
     corpus = load_corpus(config.data, config.model.vocab_size)
+    if is_primary and corpus.tokenizer_path:  # the run keeps the tokenizer its ids mean
+        shutil.copyfile(corpus.tokenizer_path, run_dir / TOKENIZER_FILE)
     loader = TrainLoader(
         corpus.train,
         tcfg.seq_len,
@@ -119,12 +130,24 @@ def train(config: Config) -> TrainResult:
     tx, schedule = make_optimizer(config.optim, tcfg.steps)
     state = jax.device_put(init_state(params, tx), replicated(mesh))
 
-    checkpointer = Checkpointer(run_dir / "checkpoints", tcfg.keep_checkpoints)
-    start = checkpointer.latest_step() or 0
-    if start:
-        state, data_state = checkpointer.restore(start, state)
+    checkpointer = stack.enter_context(
+        Checkpointer(
+            run_dir / CHECKPOINTS, tcfg.keep_checkpoints, corrupt_dir=run_dir / CORRUPT_CHECKPOINTS
+        )
+    )
+    restored = checkpointer.restore_latest(state)
+    start = 0
+    if restored is not None:
+        start, state, data_state = restored
         loader.set_state(data_state)
         log.info("resumed %s from step %d", run_dir, start)
+    monitor = make_monitor(
+        config, graphdef, rest, mesh, run_dir, is_primary
+    )  # checks, writes nothing
+    if is_primary:
+        rewind(run_dir, start if restored is not None else None)
+    training_log = stack.enter_context(TrainingLog(run_dir, enabled=is_primary))
+    stack.enter_context(monitor.start(start))
 
     train_step = make_train_step(
         graphdef,
@@ -137,8 +160,6 @@ def train(config: Config) -> TrainResult:
         seed=config.run.seed,
     )
     eval_step = make_eval_step(graphdef, rest, mesh)
-    logger = TrainingLog(run_dir, resume_step=start or None, enabled=is_primary)
-    monitor = SpectralMonitor.create(config, graphdef, rest, run_dir, mesh, is_primary, start)
     tokens_per_step = tcfg.batch_size * tcfg.seq_len
     model_flops = flops_per_token(config.model, tcfg.seq_len)
 
@@ -146,15 +167,18 @@ def train(config: Config) -> TrainResult:
     result = TrainResult(run_dir, start, None, None, preempted=False)
     show_bar = tcfg.progress and sys.stdout.isatty() and is_primary
     bar = tqdm(total=last, initial=start, disable=not show_bar, unit="step", dynamic_ncols=True)
+    stack.callback(bar.close)
+    preemption = stack.enter_context(_Preemption())
     pending: tuple[int, dict] | None = None  # metrics fetched one step late: no device stall
     interval_start, interval_steps = time.perf_counter(), 0
 
     def save_checkpoint(step: int) -> None:
-        if monitor is not None:  # earlier spectra first: a crash never leaves a gap in them
-            monitor.wait_for_entries_before(step)
+        # Everything before `step` on disk first: a resume rewinds to it and finds no gap.
+        monitor.wait_for_entries_before(step)
+        training_log.flush()
         checkpointer.save(step, state, loader.get_state())
 
-    def drain(pending: tuple[int, dict]) -> dict[str, float]:
+    def drain(pending: tuple[int, dict]) -> None:
         nonlocal interval_start, interval_steps
         step, device_metrics = pending
         values = {k: float(v) for k, v in jax.device_get(device_metrics).items()}
@@ -167,52 +191,37 @@ def train(config: Config) -> TrainResult:
             utilisation = mfu(tok_s, model_flops)
             if utilisation is not None:
                 values["mfu"] = utilisation
-            logger.log(step, values)
+            training_log.log(step, values)
             bar.set_postfix(loss=f"{values['loss']:.3f}", tok_s=f"{tok_s:,.0f}")
             interval_start, interval_steps = time.perf_counter(), 0
-        return values
 
-    with _Preemption() as preemption:
-        try:
-            if monitor is not None and monitor.is_probe_step(start):
-                monitor.probe(state["params"], start)
-            for step in range(start + 1, last + 1):
-                if preemption.requested or checkpointer.reached_preemption(step - 1):
-                    if pending is not None:
-                        drain(pending)
-                        pending = None
-                    if checkpointer.latest_step() != step - 1:
-                        save_checkpoint(step - 1)
-                    result.preempted, result.final_step = True, step - 1
-                    log.warning("preempted: saved checkpoint at step %d", step - 1)
-                    break
-                batch = global_batch(next(loader), mesh)
-                state, metrics = train_step(state, batch)
-                interval_steps += 1
-                if pending is not None:
-                    drain(pending)
-                pending = (step, metrics)
-                bar.update(1)
-                if monitor is not None and monitor.is_probe_step(step):
-                    monitor.probe(state["params"], step)
-                if tcfg.eval_every and (step % tcfg.eval_every == 0 or step == last):
-                    result.final_val_loss = evaluate(eval_step, state["params"], val_batches, mesh)
-                    logger.log(step, {"val_loss": result.final_val_loss}, prefix="eval")
-                save_now = step == last or (
-                    tcfg.checkpoint_every and step % tcfg.checkpoint_every == 0
-                )
-                if save_now:
-                    drain(pending)  # never checkpoint a non-finite state
-                    pending = None
-                    save_checkpoint(step)
-                result.final_step = step
+    monitor.maybe_dispatch(start, state["params"])
+    for step in range(start + 1, last + 1):
+        if preemption.requested or checkpointer.reached_preemption(step - 1):
             if pending is not None:
                 drain(pending)
-        finally:
-            bar.close()
-            checkpointer.wait()
-            checkpointer.close()
-            if monitor is not None:
-                monitor.close()
-            logger.close()
+                pending = None
+            if checkpointer.latest_step() != step - 1:
+                save_checkpoint(step - 1)
+            result.preempted, result.final_step = True, step - 1
+            log.warning("preempted: saved checkpoint at step %d", step - 1)
+            break
+        batch = global_batch(next(loader), mesh)
+        state, metrics = train_step(state, batch)
+        interval_steps += 1
+        if pending is not None:
+            drain(pending)
+        pending = (step, metrics)
+        bar.update(1)
+        monitor.maybe_dispatch(step, state["params"])
+        if tcfg.eval_every and (step % tcfg.eval_every == 0 or step == last):
+            result.final_val_loss = evaluate(eval_step, state["params"], val_batches, mesh)
+            training_log.log(step, {"val_loss": result.final_val_loss}, prefix="eval")
+        if step == last or (tcfg.checkpoint_every and step % tcfg.checkpoint_every == 0):
+            drain(pending)  # never checkpoint a non-finite state
+            pending = None
+            save_checkpoint(step)
+        result.final_step = step
+    if pending is not None:
+        drain(pending)
     return result

@@ -1,21 +1,17 @@
-"""The spectral probe during training: a jitted probe whose results reach a host writer thread.
+"""Spectral monitoring during training: when to probe, and dispatching the jitted probe.
 
-At step 0, every `spectral.every` steps and at the last step, the loop dispatches `probe_fn`, a
-jitted function of its own (not a branch of the train step). It merges the parameters into the
-model, lists the watched matrices (full matrices, even when parameters are sharded: jit gathers
-them), computes singular values and metrics, and hands them to the host with
-`jax.experimental.io_callback`. The callback only enqueues; a writer thread saves each snapshot
-to the spectra store (Orbax) and TensorBoard, so the loop never waits on disk. Only process 0
-writes.
+At step 0, every `spectral.every` steps and at the last step, the loop calls `maybe_dispatch`.
+The probe is a jitted function of its own (not a branch of the train step): it merges the
+parameters into the model, lists the watched matrices (full matrices, even when parameters are
+sharded: jit gathers them), computes singular values and metrics, and hands them to the host
+with `jax.experimental.io_callback`, which only enqueues them for the sink thread
+(`train/spectra_sink.py`). Dispatch returns at once; the loop never waits on the probe's disk
+writes, except before a checkpoint (`wait_for_entries_before`). Only process 0 writes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
-import os
-import queue
-import threading
 from pathlib import Path
 
 import jax
@@ -26,109 +22,48 @@ from jax.experimental import io_callback
 from jax.sharding import Mesh
 
 from spectral_jax.host_blas import single_threaded_blas
-from spectral_jax.matrices import (
-    available_kinds,
-    default_kinds,
-    kind_layers,
-    matrix_shapes,
-    named_matrices,
-)
-from spectral_jax.metrics import METRIC_DEFINITIONS_VERSION, METRIC_NAMES
-from spectral_jax.probe import degenerate_entries, probe
-from spectral_jax.store import SpectraStore, SpectraWriter
+from spectral_jax.matrices import named_matrices
+from spectral_jax.probe import probe
+from spectral_jax.store import SpectraStore, SpectraWriter, check_appendable
 from train.config import Config
 from train.mesh import replicated
+from train.run_dir import SPECTRA, TENSORBOARD
+from train.spectra_meta import spectra_meta, watched_kinds
+from train.spectra_sink import SpectraSink
 from train.spectral_tb import SpectralTensorBoard
-
-log = logging.getLogger("spectral_jax.train")
-WRITER_NICENESS = 10
-WRITE_TIMEOUT_S = 600.0
-
-
-def watched_kinds(config: Config) -> tuple[str, ...]:
-    """The kinds the probe records: `spectral.kinds`, or every per-layer kind of the model."""
-    if config.spectral.kinds is None:
-        return default_kinds(config.model)
-    missing = [k for k in config.spectral.kinds if k not in available_kinds(config.model)]
-    if missing:
-        raise ValueError(f"spectral.kinds: this model has no '{missing[0]}' matrices")
-    return tuple(sorted(set(config.spectral.kinds), key=config.spectral.kinds.index))
-
-
-def spectra_meta(config: Config, kinds: tuple[str, ...]) -> dict:
-    """meta.json of the spectra store: what was probed and how to read it."""
-    shapes = matrix_shapes(config.model)
-    ordered = sorted(kinds)  # the probe orders kinds alphabetically
-    return {
-        "metrics_version": METRIC_DEFINITIONS_VERSION,
-        "model": config.model.describe(),
-        "kinds": ordered,
-        "layers": kind_layers(config.model, ordered),
-        "shapes": {k: list(shapes[k]) for k in ordered},
-        "metrics": list(METRIC_NAMES),
-        "save_sigma": config.spectral.save_sigma,
-        "method": config.spectral.method,
-        "every": config.spectral.every,
-    }
-
-
-def _lower_thread_priority() -> None:
-    """Nice the calling thread (Linux: per-thread), so that writing spectra yields the cores to
-    the training step's compute threads and runs in their idle gaps."""
-    with contextlib.suppress(AttributeError, OSError):  # not Linux / not permitted: as is
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICENESS)
 
 
 class SpectralMonitor:
-    """Owns the probe function, the writer thread, the spectra store and spectral TensorBoard."""
+    """Probes the parameters at probe steps; a context manager around the monitored loop.
+
+    Constructing it checks the run's spectra store can take its entries and writes nothing;
+    `start(step)` opens the sink (process 0) and holds BLAS at one thread until `close()`.
+    """
 
     def __init__(
         self,
         config: Config,
         graphdef: nnx.GraphDef,
         rest: nnx.State,
-        run_dir: Path,
         mesh: Mesh,
+        run_dir: Path,
         is_primary: bool,
-        start_step: int,
     ) -> None:
-        self.every = config.spectral.every
+        self.every, self.last = config.spectral.every, config.train.steps
+        self.heatmap_every = config.spectral.heatmap_every
         kinds = watched_kinds(config)
-        meta = spectra_meta(config, kinds)
-        self.layers = meta["layers"]
-        self._queue: queue.Queue = queue.Queue()
-        self._failure: BaseException | None = None
-        self._unwritten: set[int] = set()  # dispatched steps the writer has not finished
-        self._written = threading.Condition()
-        self.last = config.train.steps
-        first_written = start_step if self.is_probe_step(start_step) else start_step + 1
-        self.store = SpectraWriter(
-            run_dir / "spectra", meta, is_primary=is_primary, from_step=first_written
-        )
-        self.tb: SpectralTensorBoard | None = None
-        self._thread: threading.Thread | None = None
+        self.meta = spectra_meta(config, kinds)
+        self.store_path, self.tb_path = run_dir / SPECTRA, run_dir / TENSORBOARD
+        self.is_primary = is_primary
         if is_primary:
-            # Entries past the restored step are recomputed: nothing missing, nothing doubled.
-            # The restored step's own entry is recomputed when it is a probe step (it may be
-            # half-written); otherwise (a finished run resumed with more steps: its old final
-            # step) it is kept.
-            self.store.truncate_after(first_written - 1)
-            self.tb = SpectralTensorBoard(
-                run_dir / "tb",
-                self.layers,
-                purge_step=start_step or None,
-                heatmap_every=config.spectral.heatmap_every,
-            )
-            self._replay(SpectraStore(run_dir / "spectra"), start_step)
-            self._thread = threading.Thread(
-                target=self._write_loop, name="spectra-writer", daemon=True
-            )
-            self._thread.start()
+            check_appendable(self.store_path, self.meta)
+        self._sink: SpectraSink | None = None
+        self._resources = contextlib.ExitStack()
         method, save_sigma = config.spectral.method, config.spectral.save_sigma
 
         def send(step: np.ndarray, entry: dict) -> None:
-            if is_primary:
-                self._queue.put((int(step), entry))
+            if self._sink is not None:
+                self._sink.put(int(step), entry)
 
         def probe_fn(params: nnx.State, step: jax.Array) -> None:
             entry = probe(named_matrices(nnx.merge(graphdef, params, rest), kinds), method)
@@ -137,101 +72,94 @@ class SpectralMonitor:
             io_callback(send, None, step, entry, ordered=False)
 
         self._probe = jax.jit(probe_fn, in_shardings=(replicated(mesh), replicated(mesh)))
-        self._cleanup = contextlib.ExitStack()  # closed by close()
-        self._cleanup.enter_context(single_threaded_blas())
 
-    @classmethod
-    def create(
-        cls,
-        config: Config,
-        graphdef: nnx.GraphDef,
-        rest: nnx.State,
-        run_dir: Path,
-        mesh: Mesh,
-        is_primary: bool,
-        start_step: int,
-    ) -> SpectralMonitor | None:
-        """A monitor, or None when `spectral.every` is 0."""
-        if config.spectral.every == 0:
-            return None
-        return cls(config, graphdef, rest, run_dir, mesh, is_primary, start_step)
+    def start(self, step: int) -> SpectralMonitor:
+        """Open the sink for a run (re)starting at `step`: heatmaps replay the snapshots kept
+        from before it, and the history in meta.json dates a settings change from here."""
+        self._resources.enter_context(single_threaded_blas())
+        if not self.is_primary:
+            return self
+        kept = SpectraStore(self.store_path) if (self.store_path / "meta.json").exists() else None
+        kept_steps = kept.steps() if kept else []
+        first = step if self.is_probe_step(step) and step not in kept_steps else step + 1
+        writer = SpectraWriter(self.store_path, self.meta, from_step=first)
+        tensorboard = SpectralTensorBoard(
+            self.tb_path, self.meta["layers"], heatmap_every=self.heatmap_every
+        )
+        for kept_step in kept_steps:
+            tensorboard.remember(kept_step, kept.load(kept_step))
+        self._sink = SpectraSink(writer, tensorboard, self.meta["layers"], kept_steps)
+        return self
 
-    def _replay(self, kept: SpectraStore, start_step: int) -> None:
-        """Hand the snapshots kept from before a restart to TensorBoard, so heatmaps span the
-        whole run. A kept entry at the restored step itself gets its scalars written again:
-        TensorBoard purges events from the restored step on."""
-        assert self.tb is not None
-        for step in kept.steps():
-            if step == start_step:
-                self.tb.write(step, kept.load(step))
-            else:
-                self.tb.remember(step, kept.load(step))
+    def __enter__(self) -> SpectralMonitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def is_probe_step(self, step: int) -> bool:
         """Step 0, every `spectral.every` steps, and the last step."""
         return step % self.every == 0 or step == self.last
 
-    def probe(self, params: nnx.State, step: int) -> None:
-        """Dispatch a snapshot of `params` at `step`; returns without waiting for it."""
-        self._raise_failure()
-        if self._thread is not None:
-            with self._written:
-                self._unwritten.add(step)
+    def maybe_dispatch(self, step: int, params: nnx.State) -> None:
+        if self.is_probe_step(step):
+            self.dispatch(step, params)
+
+    def dispatch(self, step: int, params: nnx.State) -> None:
+        """Start a snapshot of `params` at `step`; returns without waiting for it."""
+        if self._sink is not None:
+            self._sink.expect(step)
         self._probe(params, jnp.asarray(step, jnp.int32))
 
-    def wait_for_entries_before(self, step: int, timeout: float = WRITE_TIMEOUT_S) -> None:
-        """Block until every snapshot dispatched for a step before `step` is on disk.
+    def wait_for_entries_before(self, step: int) -> None:
+        """Block until every snapshot of a step before `step` is on disk.
 
         The trainer calls this before it checkpoints `step`: a resume then recomputes entries
         from the checkpoint on and finds every earlier one written, so a crash leaves no gap.
         Those entries were dispatched at least one probe interval ago, so this rarely waits.
         """
-        if self._thread is None:
-            return
-        with self._written:
-            done = self._written.wait_for(
-                lambda: self._failure is not None or all(s >= step for s in self._unwritten),
-                timeout=timeout,
-            )
-        self._raise_failure()
-        if not done:
-            late = sorted(s for s in self._unwritten if s < step)
-            raise RuntimeError(f"spectra of steps {late} not written after {timeout:.0f} s")
-
-    def _raise_failure(self) -> None:
-        if self._failure is not None:
-            raise RuntimeError(f"spectra writer failed: {self._failure}") from self._failure
-
-    def _write_loop(self) -> None:
-        _lower_thread_priority()
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            step, entry = item
-            try:
-                bad = degenerate_entries(entry, self.layers)
-                if bad:
-                    names = ", ".join(f"(layer {layer}, {kind})" for layer, kind in bad)
-                    log.warning("step %d: degenerate spectra, metrics are NaN for %s", step, names)
-                self.store.write(step, entry)
-                if self.tb is not None:
-                    self.tb.write(step, entry)
-            except BaseException as err:  # reported on the next probe() or close()
-                self._failure = err
-            finally:
-                with self._written:
-                    self._unwritten.discard(step)
-                    self._written.notify_all()
+        if self._sink is not None:
+            self._sink.wait_for_entries_before(step)
 
     def close(self) -> None:
-        """Wait for every dispatched snapshot to be written, then close the store."""
+        """Wait for every dispatched snapshot to be written, then close the sink."""
         jax.effects_barrier()
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-        self.store.close()
-        if self.tb is not None:
-            self.tb.close()
-        self._cleanup.close()
-        self._raise_failure()
+        try:
+            if self._sink is not None:
+                self._sink.close()
+        finally:
+            self._sink = None
+            self._resources.close()
+
+
+class DisabledMonitor:
+    """`spectral.every=0`: the monitor's interface, doing nothing."""
+
+    def start(self, step: int) -> DisabledMonitor:
+        return self
+
+    def __enter__(self) -> DisabledMonitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def maybe_dispatch(self, step: int, params: nnx.State) -> None:
+        pass
+
+    def wait_for_entries_before(self, step: int) -> None:
+        pass
+
+
+def make_monitor(
+    config: Config,
+    graphdef: nnx.GraphDef,
+    rest: nnx.State,
+    mesh: Mesh,
+    run_dir: Path,
+    is_primary: bool,
+) -> SpectralMonitor | DisabledMonitor:
+    """The run's monitor; writes nothing until `start`."""
+    if config.spectral.every == 0:
+        return DisabledMonitor()
+    return SpectralMonitor(config, graphdef, rest, mesh, run_dir, is_primary)

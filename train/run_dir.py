@@ -1,13 +1,27 @@
-"""The run directory: create it, check it is writable, and guard resumes against config drift."""
+"""The run directory: its layout, an exclusive lock, and the guard against config drift."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import socket
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
 from train.config import Config, diff_configs, save_config
+
+CONFIG_FILE = "config.yaml"
+CHECKPOINTS = "checkpoints"
+CORRUPT_CHECKPOINTS = "corrupt_checkpoints"
+SPECTRA = "spectra"
+TENSORBOARD = "tb"
+TRAINING_LOG = "metrics.jsonl"
+LOCK_FILE = ".lock"
+TOKENIZER_FILE = "tokenizer.json"
 
 # Keys that may change between a run and its resumption without changing its maths.
 RESUME_SAFE_KEYS = {"run.dir", "run.allow_config_change", "train.progress"}
@@ -17,9 +31,24 @@ class RunDirError(RuntimeError):
     """A run directory that cannot be used; the message names the path."""
 
 
-def prepare_run_dir(config: Config, *, is_primary: bool = True) -> Path:
-    """Create RUN, refuse a resume whose config differs, and write the resolved config.yaml."""
+class RunDirBusyError(RunDirError):
+    """Another live trainer holds the run directory's lock."""
+
+
+@contextlib.contextmanager
+def open_run_dir(config: Config, *, is_primary: bool = True) -> Iterator[Path]:
+    """Create RUN, hold its lock (process 0) for the `with` block, refuse a resume whose config
+    differs, and write the resolved config.yaml."""
     run_dir = Path(config.run.dir)
+    _make_writable(run_dir)
+    with _exclusive_lock(run_dir) if is_primary else contextlib.nullcontext():
+        _check_config(config, run_dir)
+        if is_primary:
+            save_config(config, run_dir / CONFIG_FILE)
+        yield run_dir
+
+
+def _make_writable(run_dir: Path) -> None:
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / f".write-test-{uuid.uuid4().hex}"
@@ -27,20 +56,44 @@ def prepare_run_dir(config: Config, *, is_primary: bool = True) -> Path:
         probe.unlink()
     except OSError as err:
         raise RunDirError(f"run directory {run_dir} is not writable: {err.strerror}") from None
-    config_path = run_dir / "config.yaml"
-    if config_path.exists():
+
+
+@contextlib.contextmanager
+def _exclusive_lock(run_dir: Path) -> Iterator[None]:
+    """An advisory `flock` on RUN/.lock. The kernel releases it when its holder exits, however
+    it dies, so a lock file left by a killed trainer is simply taken over."""
+    path = run_dir / LOCK_FILE
+    with path.open("a+") as handle:
         try:
-            old = yaml.safe_load(config_path.read_text()) or {}
-        except yaml.YAMLError:
-            raise RunDirError(
-                f"{config_path} is not valid YAML; move it away to start anew"
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RunDirBusyError(
+                f"run directory {run_dir} is in use by {holder} (lock {path}); "
+                "wait for that run to end or use another run.dir"
             ) from None
-        changed = [k for k in diff_configs(old, config.to_dict()) if k not in RESUME_SAFE_KEYS]
-        if changed and not config.run.allow_config_change:
-            raise RunDirError(
-                f"{run_dir} holds a run with a different config (keys: {', '.join(changed)}); "
-                "use another run.dir or pass run.allow_config_change=true"
-            )
-    if is_primary:
-        save_config(config, config_path)
-    return run_dir
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _check_config(config: Config, run_dir: Path) -> None:
+    config_path = run_dir / CONFIG_FILE
+    if not config_path.exists():
+        return
+    try:
+        old = yaml.safe_load(config_path.read_text()) or {}
+    except yaml.YAMLError:
+        raise RunDirError(f"{config_path} is not valid YAML; move it away to start anew") from None
+    changed = [k for k in diff_configs(old, config.to_dict()) if k not in RESUME_SAFE_KEYS]
+    if changed and not config.run.allow_config_change:
+        raise RunDirError(
+            f"{run_dir} holds a run with a different config (keys: {', '.join(changed)}); "
+            "use another run.dir or pass run.allow_config_change=true"
+        )

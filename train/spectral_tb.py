@@ -11,10 +11,12 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
-from tensorboardX import SummaryWriter
 from tensorboardX.proto.summary_pb2 import Summary
 
+from train.tb_writer import EventWriter
+
 HEATMAP_METRICS = ("stable_rank", "alpha")
+EVENTS_SUFFIX = ".spectral"  # spectral events live in their own files (a resume filters them)
 CELL = 6  # pixel rows per layer in heatmap images
 _VIRIDIS = matplotlib.colormaps["viridis"]
 
@@ -31,14 +33,11 @@ class SpectralTensorBoard:
         logdir: Path,
         layers: dict[str, list[int]],
         *,
-        purge_step: int | None,
         heatmap_every: int,
     ) -> None:
         """`heatmap_every`: steps between heatmap images (drawn at the first snapshot that is at
         least this many steps after the last image, and at close)."""
-        self.writer = SummaryWriter(
-            logdir=str(logdir), purge_step=purge_step, filename_suffix=".spectral", flush_secs=30
-        )
+        self.writer = EventWriter(logdir, suffix=EVENTS_SUFFIX)
         self.layers = layers
         self.heatmap_every = heatmap_every
         self._last_heatmap_step: int | None = None
@@ -48,8 +47,8 @@ class SpectralTensorBoard:
         self._steps: list[int] = []
 
     def write(self, step: int, entry: dict) -> None:
-        # Every scalar of the snapshot in one Summary event: one queue put instead of one per
-        # (metric, kind, layer), which took ~15 ms per demo snapshot beside training.
+        # Every scalar of the snapshot in one event, not one per (metric, kind, layer): one
+        # record instead of hundreds per snapshot.
         scalars = [
             Summary.Value(tag=f"spectral/{metric}/{kind}/{layer_tag(layer)}", simple_value=value)
             for metric, per_kind in entry["metrics"].items()
@@ -58,21 +57,19 @@ class SpectralTensorBoard:
             if np.isfinite(value)
         ]
         if scalars:
-            self.writer.file_writer.add_summary(Summary(value=scalars), global_step=step)
+            self.writer.add(step, scalars)
         for kind, sigma in entry.get("sigma", {}).items():
             sigma = np.asarray(sigma)
             positive = sigma[np.isfinite(sigma) & (sigma > 0)]
             if positive.size:
-                self.writer.add_histogram(
-                    f"spectral_hist/log10_sigma/{kind}", np.log10(positive), global_step=step
-                )
+                self.writer.histogram(f"spectral_hist/log10_sigma/{kind}", np.log10(positive), step)
         self.remember(step, entry)
         if self._last_heatmap_step is None or step - self._last_heatmap_step >= self.heatmap_every:
             self.write_heatmaps(step)
 
     def remember(self, step: int, entry: dict) -> None:
         """Add a snapshot to the heatmaps' history without writing events (a resumed run
-        replays the snapshots it kept, whose scalars TensorBoard already has)."""
+        replays the snapshots it kept, whose events are already on disk)."""
         self._steps.append(step)
         for metric in HEATMAP_METRICS:
             for kind in self.layers:
@@ -105,16 +102,17 @@ class SpectralTensorBoard:
                 panels.append(np.repeat(rgb[::-1], CELL, axis=0))  # layer 0 at the bottom
                 panels.append(np.ones((panels[-1].shape[0], 1, 3)))
             image = np.concatenate(panels[:-1], axis=1)
-            self.writer.add_image(
-                f"spectral_heatmap/{metric}", image, global_step=step, dataformats="HWC"
-            )
-            self.writer.add_text(
+            self.writer.image(f"spectral_heatmap/{metric}", image, step)
+            self.writer.text(
                 f"spectral_heatmap/{metric}/legend",
                 f"panels (left to right): {', '.join(kinds)}; x: snapshots {self._steps[0]}–"
                 f"{self._steps[-1]}; y: layer (0 at the bottom); colour: {lo:.4g} (dark) to "
                 f"{hi:.4g} (yellow); white: NaN",
-                global_step=step,
+                step,
             )
+
+    def flush(self) -> None:
+        self.writer.flush()
 
     def close(self) -> None:
         if self._steps:

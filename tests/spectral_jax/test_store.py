@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spectral_jax.store import SCHEMA_VERSION, SpectraStore, SpectraWriter, StoreError
+from spectral_jax.store import (
+    SCHEMA_VERSION,
+    SpectraStore,
+    SpectraWriter,
+    StoreError,
+    truncate_after,
+)
 
 METRICS = ["stable_rank", "alpha"]
 
@@ -85,16 +91,22 @@ def test_loads_from_orbax_alone_when_index_is_lost(tmp_path: Path) -> None:
     assert len(store.metrics_frame()) == 8
 
 
-def test_truncate_after_drops_later_steps_everywhere(tmp_path: Path) -> None:
-    write(tmp_path, [0, 25, 50, 75])
+def test_truncate_after_keeps_exactly_the_steps_up_to_it(tmp_path: Path) -> None:
+    """Entries at s, s+1 and s+2: exactly the steps ≤ s stay, in the index, on disk and in
+    `steps()`, and a writer can then write s+1 again (Orbax refuses an existing step)."""
+    write(tmp_path, [0, 25, 26, 27])
+    assert truncate_after(tmp_path, 25) == [26, 27]
+    on_disk = sorted(int(p.name) for p in (tmp_path / "steps").iterdir() if p.name.isdigit())
+    assert on_disk == [0, 25]
+    index = np.fromfile(tmp_path / "index.bin", dtype=SpectraStore(tmp_path)._dtype)
+    assert index["step"].tolist() == [0, 25]
+    assert SpectraStore(tmp_path).steps() == [0, 25]
     writer = SpectraWriter(tmp_path, meta())
-    writer.truncate_after(25)
-    writer.write(50, entry(50))
+    writer.write(26, entry(26))
     writer.close()
     store = SpectraStore(tmp_path)
-    assert store.steps() == [0, 25, 50]
-    steps_in_index = np.fromfile(tmp_path / "index.bin", dtype=np.int64, count=1)
-    assert steps_in_index[0] == 0
+    assert store.steps() == [0, 25, 26]
+    np.testing.assert_array_equal(store.load(26)["sigma"]["q"], entry(26)["sigma"]["q"])
     assert len(store.metrics_frame()) == 12
 
 
@@ -156,8 +168,8 @@ def test_changed_settings_are_kept_in_history(tmp_path: Path) -> None:
     writer.write(25, entry(25))
     writer.close()
     for _ in range(2):  # the second, unchanged reopening must not add to the history
+        truncate_after(tmp_path, 29)  # as a resume from step 30 does
         writer = SpectraWriter(tmp_path, {**meta(), "method": "gram", "every": 10}, from_step=30)
-        writer.truncate_after(29)  # as a resume from step 30 does
         writer.write(30, entry(30))
         writer.close()
         store = SpectraStore(tmp_path)

@@ -121,13 +121,13 @@ def test_lapack_is_single_threaded_while_monitoring_and_restored_after(
     before = blas_threads()
     assert before, "no BLAS library found in the process"
     seen: list[list[int]] = []
-    original = SpectralMonitor.probe
+    original = SpectralMonitor.dispatch
 
-    def recording_probe(self: SpectralMonitor, params: object, step: int) -> None:
+    def recording_dispatch(self: SpectralMonitor, step: int, params: object) -> None:
         seen.append(blas_threads())
-        original(self, params, step)
+        original(self, step, params)
 
-    monkeypatch.setattr(SpectralMonitor, "probe", recording_probe)
+    monkeypatch.setattr(SpectralMonitor, "dispatch", recording_dispatch)
     cfg = [*TINY, "train.steps=10", "spectral.every=5", f"run.dir={tmp_path}"]
     train(load_config(None, cfg))
     assert len(seen) == 3 and all(threads == [1] * len(before) for threads in seen)
