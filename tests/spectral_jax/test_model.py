@@ -21,7 +21,6 @@ from spectral_jax.matrices import (
 )
 from spectral_jax.model import Transformer, count_params, flops_per_token, param_counts
 from spectral_jax.model_config import ModelConfig
-from train.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs"
@@ -174,16 +173,3 @@ def test_bad_input_is_refused() -> None:
         model(jnp.zeros((1, 17), jnp.int32))
     with pytest.raises(ValueError, match="tokens must be"):
         model(jnp.zeros((17,), jnp.int32))
-
-
-# --- the shipped configs (PARAMS.md counts are checked in test_configs.py) -----------------
-
-
-def test_depth_family_differs_only_in_depth() -> None:
-    dumps = {}
-    for n in (4, 8, 12, 16, 24, 36):
-        cfg = load_config(CONFIGS / "depth" / f"L{n}.yaml").to_dict()
-        assert cfg["model"].pop("n_layers") == n and cfg["run"].pop("dir") == f"runs/depth/L{n}"
-        assert cfg["spectral"]["every"] == 25
-        dumps[n] = cfg
-    assert all(d == dumps[4] for d in dumps.values())

@@ -92,3 +92,13 @@ def test_custom_scales_are_near_nominal(name: str, nominal: float) -> None:
     cfg = load_config(CONFIGS / f"{name}.yaml")
     assert cfg.model.d_ff == 4 * cfg.model.d_model and cfg.model.head_dim == 64
     assert abs(DOCUMENTED[CONFIGS / f"{name}.yaml"]["total"] / nominal - 1) < 0.03
+
+
+def test_depth_family_differs_only_in_depth() -> None:
+    dumps = {}
+    for n in (4, 8, 12, 16, 24, 36):
+        cfg = load_config(CONFIGS / "depth" / f"L{n}.yaml").to_dict()
+        assert cfg["model"].pop("n_layers") == n and cfg["run"].pop("dir") == f"runs/depth/L{n}"
+        assert cfg["spectral"]["every"] == 25
+        dumps[n] = cfg
+    assert all(d == dumps[4] for d in dumps.values())
