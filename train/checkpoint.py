@@ -11,6 +11,8 @@ import jax
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
+from train.run_dir import CORRUPT_CHECKPOINTS
+
 log = logging.getLogger("spectral_jax.train")
 
 
@@ -34,20 +36,14 @@ def _first_line(err: BaseException) -> str:
 class Checkpointer:
     """Keeps the last `keep` checkpoints of `{"state": train state, "data": iterator state}`.
 
-    `corrupt_dir`: where `restore_latest` moves checkpoints it cannot read when an older one
-    restores, so the run can go on and save those steps again (Orbax refuses an existing step).
+    `restore_latest` moves checkpoints it cannot read, once an older one restores, to
+    `RUN/corrupt_checkpoints/`: the run can then save those steps again (Orbax refuses an
+    existing step) and the user can still inspect them.
     """
 
-    def __init__(
-        self,
-        directory: Path,
-        keep: int,
-        *,
-        corrupt_dir: Path | None = None,
-        async_save: bool = True,
-    ) -> None:
+    def __init__(self, directory: Path, keep: int, *, async_save: bool = True) -> None:
         self.directory = Path(directory).absolute()
-        self.corrupt_dir = Path(corrupt_dir) if corrupt_dir else self.directory.parent / "corrupt"
+        self.corrupt_dir = self.directory.parent / CORRUPT_CHECKPOINTS
         # Directories are created inside save(): Orbax's asynchronous creation waits on a signal
         # keyed by a process-global operation id that the spectra store's own saves (writer
         # thread, process 0 only) also advance, so the two would wait on each other's keys.

@@ -24,10 +24,10 @@ from train.config import Config
 from train.corpora import load_corpus
 from train.data import TrainLoader, validation_batches
 from train.mesh import global_batch, make_mesh, replicated
-from train.monitor import make_monitor
+from train.monitor import DisabledMonitor, SpectralMonitor
 from train.optim import make_optimizer
 from train.rewind import rewind
-from train.run_dir import CHECKPOINTS, CORRUPT_CHECKPOINTS, TOKENIZER_FILE, open_run_dir
+from train.run_dir import CHECKPOINTS, TOKENIZER_FILE, open_run_dir
 from train.step import init_state, make_eval_step, make_train_step
 from train.throughput import mfu
 from train.training_log import TrainingLog
@@ -130,20 +130,18 @@ def _train(
     tx, schedule = make_optimizer(config.optim, tcfg.steps)
     state = jax.device_put(init_state(params, tx), replicated(mesh))
 
-    checkpointer = stack.enter_context(
-        Checkpointer(
-            run_dir / CHECKPOINTS, tcfg.keep_checkpoints, corrupt_dir=run_dir / CORRUPT_CHECKPOINTS
-        )
-    )
+    checkpointer = stack.enter_context(Checkpointer(run_dir / CHECKPOINTS, tcfg.keep_checkpoints))
     restored = checkpointer.restore_latest(state)
     start = 0
     if restored is not None:
         start, state, data_state = restored
         loader.set_state(data_state)
         log.info("resumed %s from step %d", run_dir, start)
-    monitor = make_monitor(
-        config, graphdef, rest, mesh, run_dir, is_primary
-    )  # checks, writes nothing
+    monitor = (  # checks the spectra store can take this run's entries; writes nothing yet
+        SpectralMonitor(config, graphdef, rest, mesh, run_dir, is_primary)
+        if config.spectral.every
+        else DisabledMonitor()
+    )
     if is_primary:
         rewind(run_dir, start if restored is not None else None)
     training_log = stack.enter_context(TrainingLog(run_dir, enabled=is_primary))

@@ -133,7 +133,7 @@ class SpectralMonitor:
 
 
 class DisabledMonitor:
-    """`spectral.every=0`: the monitor's interface, doing nothing."""
+    """The monitor of a run with `spectral.every=0`: the same interface, doing nothing."""
 
     def start(self, step: int) -> DisabledMonitor:
         return self
@@ -149,17 +149,3 @@ class DisabledMonitor:
 
     def wait_for_entries_before(self, step: int) -> None:
         pass
-
-
-def make_monitor(
-    config: Config,
-    graphdef: nnx.GraphDef,
-    rest: nnx.State,
-    mesh: Mesh,
-    run_dir: Path,
-    is_primary: bool,
-) -> SpectralMonitor | DisabledMonitor:
-    """The run's monitor; writes nothing until `start`."""
-    if config.spectral.every == 0:
-        return DisabledMonitor()
-    return SpectralMonitor(config, graphdef, rest, mesh, run_dir, is_primary)
