@@ -34,7 +34,7 @@ def _after(x: jax.Array, previous: jax.Array) -> jax.Array:
     return jax.lax.cond(jnp.isnan(previous.ravel()[0]), jnp.copy, jnp.copy, x)
 
 
-def _probe(named: Mapping[Key, jax.Array], method: str) -> Entry:
+def _probe(named: Mapping[Key, jax.Array], method: str, backend: str | None) -> Entry:
     groups: dict[tuple[int, int], list[Key]] = defaultdict(list)
     for key in sorted(named, key=lambda key: (key[1], key[0])):
         groups[tuple(named[key].shape)].append(key)
@@ -48,7 +48,7 @@ def _probe(named: Mapping[Key, jax.Array], method: str) -> Entry:
             # kernels concurrently, and each blocks an intra-op pool thread waiting for batch
             # tasks queued on that same pool: with as many groups as threads, it deadlocks.
             stack = _after(stack, previous)
-        sigma = singular_values(stack, method)
+        sigma = singular_values(stack, method, backend=backend)
         previous = sigma
         metrics = spectral_metrics(sigma)
         for i, key in enumerate(keys):
@@ -68,9 +68,9 @@ def _probe(named: Mapping[Key, jax.Array], method: str) -> Entry:
     }
 
 
-@functools.partial(jax.jit, static_argnames="method")
-def _probe_jit(named: Mapping[Key, jax.Array], method: str) -> Entry:
-    return _probe(named, method)
+@functools.partial(jax.jit, static_argnames=("method", "backend"))
+def _probe_jit(named: Mapping[Key, jax.Array], method: str, backend: str | None) -> Entry:
+    return _probe(named, method, backend)
 
 
 def layers_by_kind(named: Mapping[Key, object]) -> dict[str, list[int]]:
@@ -92,19 +92,24 @@ def degenerate_entries(entry: Entry, layers: Mapping[str, list[int]]) -> list[Ke
     return sorted(bad, key=lambda key: (key[1], key[0]))
 
 
-def probe(named: Mapping[Key, jax.Array], method: str = "auto") -> Entry:
-    """Singular values and metrics of every matrix in `{(layer, kind): W}` (see module doc)."""
+def probe(
+    named: Mapping[Key, jax.Array], method: str = "auto", *, backend: str | None = None
+) -> Entry:
+    """Singular values and metrics of every matrix in `{(layer, kind): W}` (see module doc).
+
+    `backend`: whose decomposition route to take (`singular_values`); default: the current one.
+    """
     if not named:
         raise ValueError("probe needs at least one matrix")
     for key, matrix in named.items():
         if jnp.ndim(matrix) != 2:
             raise ValueError(f"matrix {key} must be 2-D, got shape {jnp.shape(matrix)}")
-    resolve_method(method)  # validates the name; `auto` resolves per shape
+    resolve_method(method, backend=backend)  # validates the names; `auto` resolves per shape
     named = {key: jnp.asarray(value) for key, value in named.items()}
     if any(isinstance(v, jax.core.Tracer) for v in named.values()):
-        return _probe(named, method)
+        return _probe(named, method, backend)
     with single_threaded_blas():  # the decompositions run between dispatch and device_get
-        entry = _probe_jit(named, method)
+        entry = _probe_jit(named, method, backend)
         host_entry = jax.device_get(entry)
     bad = degenerate_entries(host_entry, layers_by_kind(named))
     if bad:

@@ -49,12 +49,12 @@ def test_equal_shapes_share_one_stack(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[int, ...]] = []
     real = probe_module.singular_values
 
-    def spy(stack, method):
+    def spy(stack, method, backend=None):
         calls.append(tuple(stack.shape))
-        return real(stack, method)
+        return real(stack, method, backend=backend)
 
     monkeypatch.setattr(probe_module, "singular_values", spy)
-    probe_module._probe(model_like(1), "svd")
+    probe_module._probe(model_like(1), "svd", None)
     # q and v (16×16) share a stack; three distinct shapes, three calls.
     assert sorted(calls) == sorted([(6, 16, 16), (3, 16, 40), (3, 40, 16)])
 
@@ -97,6 +97,8 @@ def test_public_api_exports_the_kernels() -> None:
 
 
 REPEATED_PROBES = """
+import os
+os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:2])  # before XLA sizes its pool
 import jax, jax.numpy as jnp, numpy as np
 from spectral_jax import probe
 rng = np.random.default_rng(0)
@@ -104,29 +106,29 @@ shapes = {"q": (128, 128), "k": (128, 128), "v": (128, 128), "o": (128, 128),
           "mlp_in": (128, 512), "mlp_out": (512, 128)}
 named = {(l, k): jnp.asarray(rng.standard_normal(s), jnp.float32)
          for l in range(2) for k, s in shapes.items()}
-for method in ("gram", "gram64", "svd"):
+# The XLA eigh route (GPU/TPU's, run here on CPU) is the one that hung without sequencing; the
+# CPU route of gram/gram64 runs LAPACK in a host callback while XLA threads wait.
+for method, backend in (("gram", "gpu"), ("gram64", "gpu"), ("gram", "cpu"), ("gram64", "cpu"),
+                        ("svd", "cpu"), ("auto", "cpu")):
     for _ in range(25):
-        jax.block_until_ready(probe(named, method))
+        jax.block_until_ready(probe(named, method, backend=backend))
 print("done")
 """
 
 
 def test_repeated_multi_shape_probes_never_hang() -> None:
     """Regression: concurrent per-shape LAPACK kernels deadlocked XLA:CPU's 2-thread pool. The
-    subprocess is pinned to two cores, so XLA sizes its pool as on the machine that hung, however
-    many cores this one has."""
-    import os
+    subprocess pins itself to two cores, so XLA sizes its pool as on the machine that hung,
+    however many cores this one has."""
     import subprocess
     import sys
 
-    two_cores = set(sorted(os.sched_getaffinity(0))[:2])
     result = subprocess.run(
         [sys.executable, "-c", REPEATED_PROBES],
         capture_output=True,
         text=True,
         timeout=240,
         env={"JAX_PLATFORMS": "cpu", "PATH": "/usr/bin:/bin"},
-        preexec_fn=lambda: os.sched_setaffinity(0, two_cores),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "done"

@@ -159,3 +159,38 @@ def test_checkpoint_waits_for_the_spectra_before_it(
     for step, written in written_at_save.items():
         assert [s for s in written if s < step] == list(range(0, step, 2)), step
     assert SpectraStore(tmp_path / "spectra").steps() == list(range(0, 21, 2))
+
+
+@pytest.mark.parametrize("backend", ["gpu", "tpu"])
+def test_trainer_probe_takes_each_backends_route(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """The trainer's own jitted probe, run as on a GPU (Gram eigenvalues by XLA's eigvalsh) or
+    a TPU (`auto` is the SVD), records the same spectra as the CPU route."""
+    import importlib
+
+    routes = importlib.import_module("spectral_jax.singular_values")
+    cfg = [*TINY, "train.steps=10", "spectral.every=5", "spectral.method=auto"]
+    train(load_config(None, [*cfg, f"run.dir={tmp_path / 'cpu'}"]))
+    monkeypatch.setattr(routes, "current_backend", lambda: backend)
+    train(load_config(None, [*cfg, f"run.dir={tmp_path / backend}"]))
+    here, there = (
+        SpectraStore(tmp_path / "cpu/spectra"),
+        SpectraStore(tmp_path / backend / "spectra"),
+    )
+    assert here.steps() == there.steps() == [0, 5, 10]
+    eps = float(np.finfo(np.float32).eps)
+    for kind in here.meta["kinds"]:
+        a, b = here.sigma(kind), there.sigma(kind)  # [steps, layers, k]
+        k, s1 = a.shape[-1], a[..., :1]
+        # The `gram` bound (either route may use it): absolute error of λ ≈ k·ε·λ1, and values
+        # below √(k·ε)·σ1 may be rounded to zero by one route and not the other.
+        bound = 4 * k * eps * s1**2 / np.maximum(a, b).clip(1e-30) + 8 * eps * a
+        both = (a > 0) & (b > 0)
+        assert np.all(np.abs(a - b)[both] <= bound[both]), kind
+        assert np.all(
+            np.maximum(a, b)[~both] <= np.sqrt(4 * k * eps) * np.broadcast_to(s1, a.shape)[~both]
+        )
+    np.testing.assert_allclose(
+        there.metrics_frame()["stable_rank"], here.metrics_frame()["stable_rank"], rtol=1e-4
+    )
