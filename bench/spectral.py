@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from spectral_jax.host_blas import single_threaded_blas
 from spectral_jax.metrics import spectral_metrics
 from spectral_jax.powerlaw import fit_power_law
 from spectral_jax.probe import probe
@@ -67,6 +68,25 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
+@jax.jit
+def previous_cpu_auto(stacks: list[jax.Array]) -> list[dict[str, jax.Array]]:
+    """The CPU `auto` before the values-only eigensolver: SVD for near-square stacks, and for
+    stacks at least twice as long as wide the values-only SVD of the Gram matrix (XLA:CPU's
+    eigh computes eigenvectors too)."""
+    out = []
+    for w in stacks:
+        m, n = w.shape[-2:]
+        if max(m, n) >= 2 * min(m, n):
+            wt = jnp.swapaxes(w, -1, -2)
+            gram = jnp.matmul(w, wt) if m <= n else jnp.matmul(wt, w)
+            lam = jnp.linalg.svd(gram, compute_uv=False)
+            sigma = jnp.sqrt(jnp.where(lam > min(m, n) * 1.2e-7 * lam[..., :1], lam, 0.0))
+        else:
+            sigma = jnp.linalg.svd(w, compute_uv=False)
+        out.append(spectral_metrics(sigma))
+    return out
+
+
 def obvious_snapshot(named: dict[tuple[int, str], jax.Array]) -> list[tuple]:
     """The baseline: every matrix to the host, numpy SVD, a per-candidate Python α fit."""
     out = []
@@ -98,10 +118,20 @@ def main() -> None:
             f"probe method={method:7s} snapshot {1e3 * times[method]:8.1f} ms   "
             f"(first call incl. compile {first:.2f} s)"
         )
-    shapes = sorted({tuple(w.shape) for w in named.values()})
-    picks = ", ".join(f"{m}x{n}: {resolve_method('auto', (m, n))}" for m, n in shapes)
-    print(f"auto on {jax.default_backend()} picks {picks}")
+    print(f"auto on {jax.default_backend()} is {resolve_method('auto')}")
     auto = "auto"
+
+    if jax.default_backend() == "cpu":
+        groups: dict[tuple[int, ...], list[jax.Array]] = {}
+        for w in named.values():
+            groups.setdefault(tuple(w.shape), []).append(w)
+        stacks = [jnp.stack(ws) for ws in groups.values()]
+        with single_threaded_blas():
+            previous = median_time(lambda: previous_cpu_auto(stacks), args.repeats)
+        print(
+            f"previous CPU auto (SVD; SVD of the Gram when aspect >= 2) {1e3 * previous:8.1f} ms; "
+            f"probe auto is {previous / times['auto']:.2f}x faster"
+        )
 
     baseline = median_time(lambda: obvious_snapshot(named), max(1, args.repeats // 2))
     best = min(times, key=times.get)

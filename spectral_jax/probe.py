@@ -104,7 +104,7 @@ def probe(
     for key, matrix in named.items():
         if jnp.ndim(matrix) != 2:
             raise ValueError(f"matrix {key} must be 2-D, got shape {jnp.shape(matrix)}")
-    resolve_method(method, backend=backend)  # validates the names; `auto` resolves per shape
+    resolve_method(method, backend)  # validates both names before any work
     named = {key: jnp.asarray(value) for key, value in named.items()}
     if any(isinstance(v, jax.core.Tracer) for v in named.values()):
         return _probe(named, method, backend)
