@@ -7,7 +7,7 @@ PIP     = $(PY) -m pip -qq --disable-pip-version-check
 STAMP   = $(VENV)/.installed
 RUN    ?= runs/demo
 
-.PHONY: install demo test test-slow lint bench clean
+.PHONY: install demo test test-slow lint bench check-accelerator clean
 
 $(PY):
 	@echo "==> creating $(VENV)"
@@ -47,6 +47,10 @@ bench: install
 	$(PY) bench/probe_overhead.py
 	$(PY) bench/store_load.py
 	$(PY) bench/checkpoint_save.py
+
+# On a GPU or TPU machine: install the matching JAX wheel, then tests, a demo and benches on it.
+check-accelerator:
+	bash scripts/check_accelerator.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -118,7 +118,9 @@ def main() -> None:
             f"probe method={method:7s} snapshot {1e3 * times[method]:8.1f} ms   "
             f"(first call incl. compile {first:.2f} s)"
         )
-    print(f"auto on {jax.default_backend()} is {resolve_method('auto')}")
+    shapes = sorted({tuple(w.shape) for w in named.values()})
+    picks = ", ".join(f"{m}x{n}: {resolve_method('auto', shape=(m, n))}" for m, n in shapes)
+    print(f"auto on {jax.default_backend()} picks {picks}")
     auto = "auto"
 
     if jax.default_backend() == "cpu":

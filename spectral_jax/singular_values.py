@@ -8,9 +8,10 @@ Methods:
   (ε = 2⁻²³ ≈ 1.2e-7 in float32): σ below ~3e-3·σ1 are approximate, and λ below k·ε·λ1 —
   pure round-off — are set to 0.
 - `gram64`: the same Gram route in float64 (exact to float32 output precision).
-- `auto`: the measured best per backend (bench/spectral.py): `gram` on GPU and CPU, `svd` on
-  TPU. On a 2-core CPU a GPT-2-124M-shaped snapshot takes 2.6 s by `gram` against 6.6 s by
-  `svd` and 4.8 s by the earlier per-shape mix (values-only SVD of the Gram matrix).
+- `auto`: the measured best per backend (bench/spectral.py): `gram` on GPU, `svd` on TPU, and
+  on CPU `gram` unless the matrices are smaller than `CPU_GRAM_MIN_SIDE` on their short side.
+  On a 2-core CPU a GPT-2-124M-shaped snapshot takes 2.6 s by `gram` against 6.6 s by `svd`
+  and 4.8 s by the earlier per-shape mix (values-only SVD of the Gram matrix).
 
 Every method reports values at or below its round-off floor as exact zeros, so a rank-r
 matrix has exactly min(m, n) − r zero singular values: σ ≤ k·ε·σ1 for `svd` and `gram64` (the
@@ -43,6 +44,9 @@ Backend = Literal["cpu", "gpu", "tpu"]
 METHODS = ("auto", "svd", "gram", "gram64")
 BACKENDS = ("cpu", "gpu", "tpu")
 _GPU_PLATFORMS = ("gpu", "cuda", "rocm")
+# On a 2-core CPU, `svd` is faster below this short side (64: 3.2 vs 4.3 ms per snapshot of six
+# matrices) and the two are even around it (bench/spectral.py --d-model 128).
+CPU_GRAM_MIN_SIDE = 128
 
 
 def current_backend() -> Backend:
@@ -61,14 +65,21 @@ def _check_backend(backend: str | None) -> Backend:
     return backend  # type: ignore[return-value]
 
 
-def resolve_method(method: str, backend: str | None = None) -> Method:
-    """The concrete method `method` stands for on `backend` (default `current_backend()`)."""
+def resolve_method(
+    method: str, backend: str | None = None, shape: tuple[int, ...] | None = None
+) -> Method:
+    """The concrete method `method` stands for on `backend` (default `current_backend()`) for
+    `[..., m, n]` matrices (`shape` matters only on CPU)."""
     if method not in METHODS:
         raise ValueError(f"unknown spectral method '{method}' (choose from {', '.join(METHODS)})")
     backend = _check_backend(backend)
     if method != "auto":
         return method  # type: ignore[return-value]
-    return "svd" if backend == "tpu" else "gram"
+    if backend == "tpu":
+        return "svd"
+    if backend == "cpu" and shape is not None and min(shape[-2:]) < CPU_GRAM_MIN_SIDE:
+        return "svd"  # the host callback's fixed cost outweighs its gain on small matrices
+    return "gram"
 
 
 _HOST_THREADS = max(1, len(os.sched_getaffinity(0)))
@@ -149,7 +160,7 @@ def singular_values(
     if matrices.ndim < 2:
         raise ValueError(f"singular_values needs [..., m, n] matrices, got shape {matrices.shape}")
     backend = _check_backend(backend)
-    method = resolve_method(method, backend)
+    method = resolve_method(method, backend, matrices.shape)
     # gram64 traces float64 arrays: x64 must hold wherever this call is traced or transformed
     # (an enclosing vmap batches the inner jit here, at the call, not inside its body).
     with jax.enable_x64(True) if method == "gram64" else contextlib.nullcontext():

@@ -57,7 +57,7 @@ def test_methods_match_float64_svd(shape: tuple[int, int], kind: str, backend: s
     ref = np.linalg.svd(w32.astype(np.float64), compute_uv=False)
     jitted = jax.jit(singular_values, static_argnames=("method", "backend"))
     for method in ("svd", "gram", "gram64", "auto"):
-        concrete = resolve_method(method, backend)
+        concrete = resolve_method(method, backend, shape)
         got = np.asarray(singular_values(jnp.asarray(w32), method, backend=backend))
         check_accuracy(got, ref, concrete, min(shape))
         inside = np.asarray(jitted(jnp.asarray(w32), method=method, backend=backend))
@@ -97,7 +97,9 @@ def test_batched_jit_and_vmap(backend: str) -> None:
 
 
 def test_auto_resolves_per_backend_and_rejects_unknown() -> None:
-    assert [resolve_method("auto", b) for b in ROUTES] == ["gram", "gram", "svd"]
+    assert [resolve_method("auto", b, (768, 768)) for b in ROUTES] == ["gram", "gram", "svd"]
+    assert [resolve_method("auto", b, (64, 3072)) for b in ROUTES] == ["svd", "gram", "svd"]
+    assert resolve_method("auto", "cpu", (4, 128, 512)) == "gram"
     assert [resolve_method(m, "tpu") for m in ("svd", "gram", "gram64")] == [
         "svd",
         "gram",
