@@ -1,10 +1,11 @@
 """A decoder-only transformer in Flax NNX, written so every weight matrix is visible to the probe.
 
 Pre-norm GPT (nanoGPT-like): token embedding (+ learned positions, or rotary in attention),
-`n_layers` blocks of causal self-attention and an MLP, a final norm, and an (optionally tied)
-unembedding. Q, K, V and O are separate `nnx.Linear` layers, so each is one matrix of the naming
-contract (DESIGN.md "Matrix naming"); blocks are a plain Python loop, not a scan, so every layer's
-matrices stay separate parameters.
+`n_layers` blocks of causal self-attention and an MLP (sequential or parallel residual), a final
+norm, and an (optionally tied) unembedding. The options cover GPT-2 and GPT-NeoX/Pythia exactly
+(`spectral_jax.pretrained` loads their checkpoints). Q, K, V and O are separate `nnx.Linear`
+layers, so each is one matrix of the `(layer, kind)` naming (`spectral_jax.matrices`); blocks are
+a plain Python loop, not a scan, so every layer's matrices stay separate parameters.
 
 Use with a pure jitted step: `graphdef, params, rest = nnx.split(model, nnx.Param, ...)` once,
 then `nnx.merge(graphdef, params, rest)(tokens)` inside `jax.jit`. The model holds no RNG state
@@ -37,7 +38,7 @@ def _linear(cfg: ModelConfig, d_in: int, d_out: int, std: float, rngs: nnx.Rngs)
 
 def _norm(cfg: ModelConfig, rngs: nnx.Rngs) -> nnx.LayerNorm | nnx.RMSNorm:
     kwargs = {
-        "epsilon": 1e-5,
+        "epsilon": cfg.norm_eps,
         "dtype": jnp.dtype(cfg.dtype),
         "param_dtype": jnp.dtype(cfg.param_dtype),
         "rngs": rngs,
@@ -47,18 +48,23 @@ def _norm(cfg: ModelConfig, rngs: nnx.Rngs) -> nnx.LayerNorm | nnx.RMSNorm:
     return nnx.LayerNorm(cfg.d_model, use_bias=cfg.use_bias, **kwargs)
 
 
-def rotary(x: jax.Array, positions: jax.Array) -> jax.Array:
-    """Rotary position embedding (RoFormer, GPT-NeoX half-split layout) on `x[B, T, H, D]`.
+def rotary(
+    x: jax.Array, positions: jax.Array, *, base: float = 10_000.0, dims: int | None = None
+) -> jax.Array:
+    """Rotary position embedding (RoFormer, GPT-NeoX rotate-half layout) on `x[B, T, H, D]`.
 
+    Rotates the first `dims` (default all D) of each head, pairing dim i with i + dims/2, at
+    frequencies base^(−2i/dims); the remaining dims pass through (GPT-NeoX `rotary_pct`).
     Computed in float32 and cast back, so bfloat16 activations keep exact relative angles.
     """
-    half = x.shape[-1] // 2
-    freqs = 1.0 / (10_000.0 ** (jnp.arange(half, dtype=jnp.float32) / half))
+    dims = x.shape[-1] if dims is None else dims
+    half = dims // 2
+    freqs = 1.0 / (base ** (jnp.arange(half, dtype=jnp.float32) / half))
     angles = positions[:, None].astype(jnp.float32) * freqs[None, :]  # [T, half]
     sin, cos = jnp.sin(angles)[None, :, None, :], jnp.cos(angles)[None, :, None, :]
-    x1, x2 = x[..., :half].astype(jnp.float32), x[..., half:].astype(jnp.float32)
-    out = jnp.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
-    return out.astype(x.dtype)
+    x1, x2 = x[..., :half].astype(jnp.float32), x[..., half:dims].astype(jnp.float32)
+    out = jnp.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1).astype(x.dtype)
+    return out if dims == x.shape[-1] else jnp.concatenate([out, x[..., dims:]], axis=-1)
 
 
 class Attention(nnx.Module):
@@ -77,6 +83,7 @@ class Attention(nnx.Module):
         self.o = _linear(cfg, inner, cfg.d_model, out_std, rngs)
         self.n_heads, self.head_dim = cfg.n_heads, cfg.head_dim
         self.use_rotary = cfg.positions == "rotary"
+        self.rotary_base, self.rotary_dims = cfg.rotary_base, cfg.rotary_dims
 
     def __call__(self, x: jax.Array) -> jax.Array:
         b, t, _ = x.shape
@@ -84,13 +91,16 @@ class Attention(nnx.Module):
         q, k, v = (proj(x).reshape(split) for proj in (self.q, self.k, self.v))
         if self.use_rotary:
             positions = jnp.arange(t)
-            q, k = rotary(q, positions), rotary(k, positions)
+            q, k = (
+                rotary(a, positions, base=self.rotary_base, dims=self.rotary_dims) for a in (q, k)
+            )
         out = jax.nn.dot_product_attention(q, k, v, is_causal=True)  # [B, T, H, D]
         return self.o(out.reshape(b, t, -1))
 
 
 class MLP(nnx.Module):
-    """GELU MLP (mlp_in → gelu → mlp_out), or SwiGLU with an extra `mlp_gate` matrix."""
+    """GELU MLP (mlp_in → gelu → mlp_out; tanh approximation or exact erf, per
+    `model.activation`), or SwiGLU with an extra `mlp_gate` matrix."""
 
     def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs) -> None:
         out_std = cfg.init_std / math.sqrt(2 * cfg.n_layers)
@@ -99,17 +109,19 @@ class MLP(nnx.Module):
             _linear(cfg, cfg.d_model, cfg.d_ff, cfg.init_std, rngs) if cfg.mlp == "swiglu" else None
         )
         self.mlp_out = _linear(cfg, cfg.d_ff, cfg.d_model, out_std, rngs)
+        self.exact_gelu = cfg.activation == "gelu"
 
     def __call__(self, x: jax.Array) -> jax.Array:
         if self.mlp_gate is None:
-            hidden = jax.nn.gelu(self.mlp_in(x))
+            hidden = jax.nn.gelu(self.mlp_in(x), approximate=not self.exact_gelu)
         else:
             hidden = jax.nn.silu(self.mlp_gate(x)) * self.mlp_in(x)
         return self.mlp_out(hidden)
 
 
 class Block(nnx.Module):
-    """Pre-norm residual block: x + drop(attn(norm(x))), then x + drop(mlp(norm(x)))."""
+    """Pre-norm residual block: x + drop(attn(norm(x))), then x + drop(mlp(norm(x))); with
+    `model.parallel_residual`, x + drop(attn(norm_attn(x))) + drop(mlp(norm_mlp(x)))."""
 
     def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs) -> None:
         self.norm_attn = _norm(cfg, rngs)
@@ -117,8 +129,15 @@ class Block(nnx.Module):
         self.norm_mlp = _norm(cfg, rngs)
         self.mlp = MLP(cfg, rngs=rngs)
         self.dropout = nnx.Dropout(cfg.dropout)
+        self.parallel_residual = cfg.parallel_residual
 
     def __call__(self, x: jax.Array, deterministic: bool, rngs: nnx.Rngs | None) -> jax.Array:
+        if self.parallel_residual:
+            attn = self.dropout(
+                self.attn(self.norm_attn(x)), deterministic=deterministic, rngs=rngs
+            )
+            mlp = self.dropout(self.mlp(self.norm_mlp(x)), deterministic=deterministic, rngs=rngs)
+            return x + attn + mlp
         x = x + self.dropout(self.attn(self.norm_attn(x)), deterministic=deterministic, rngs=rngs)
         return x + self.dropout(self.mlp(self.norm_mlp(x)), deterministic=deterministic, rngs=rngs)
 
