@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from analysis import checkpoint_cli
+
 EXIT_USAGE = 2
 
 
@@ -44,11 +46,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     scaling.add_argument(
         "--step", type=int, default=None, help="step at which to take Δα (default: each run's last)"
     )
+    checkpoint_cli.add_parsers(sub)  # pretrained, series
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command in checkpoint_cli.COMMANDS:
+        return checkpoint_cli.run(args)
     import matplotlib
 
     matplotlib.use("Agg")
