@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -115,15 +114,16 @@ def load_tokenizer(source: str | Path, *, revision: str | None = None) -> Any | 
 class TensorFile:
     """The tensors of a checkpoint directory: names and shapes up front, data on demand.
 
-    Use as a context manager; `read(name)` returns a numpy array in the stored dtype.
+    Use as a context manager; `read(name)` returns a numpy array in the stored dtype. A
+    safetensors file is opened (memory-mapped) afresh for each read, so the mapped pages of
+    tensors already read do not stay resident beside the model being built.
     """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._stack = ExitStack()
         self._shapes: dict[str, tuple[int, ...]] = {}
         self._dtypes: dict[str, str] = {}
-        self._where: dict[str, Any] = {}  # name -> open safetensors file or torch state dict
+        self._where: dict[str, Any] = {}  # name -> safetensors file path or torch state dict
         self.format = "safetensors"  # or "pytorch": a pickle read by torch
         if (directory / SAFETENSORS_INDEX).is_file():
             self._open_safetensors(self._shards(directory / SAFETENSORS_INDEX))
@@ -146,7 +146,6 @@ class TensorFile:
 
     def close(self) -> None:
         self._where.clear()
-        self._stack.close()
 
     def names(self) -> set[str]:
         return set(self._shapes)
@@ -160,10 +159,13 @@ class TensorFile:
 
     def read(self, name: str) -> np.ndarray:
         """One tensor as a numpy array (a fresh copy, in its stored dtype)."""
+        from safetensors import safe_open
+
         source = self._where[name]
         if isinstance(source, dict):
             return _torch_to_numpy(source[name])
-        return source.get_tensor(name)
+        with safe_open(str(source), framework="np") as handle:
+            return handle.get_tensor(name)
 
     def _shards(self, index: Path) -> list[Path]:
         try:
@@ -181,14 +183,16 @@ class TensorFile:
 
         for path in files:
             try:
-                handle = self._stack.enter_context(safe_open(str(path), framework="np"))
+                with safe_open(str(path), framework="np") as handle:
+                    for name in handle.keys():  # noqa: SIM118 (a safetensors handle, not a dict)
+                        view = handle.get_slice(name)
+                        self._add(name, tuple(view.get_shape()), view.get_dtype(), path, path)
+            except PretrainedError:
+                raise
             except Exception as err:
                 raise PretrainedError(
                     f"{path} is not a readable safetensors file ({err})"
                 ) from None
-            for name in handle.keys():  # noqa: SIM118 (a safetensors handle, not a dict)
-                view = handle.get_slice(name)
-                self._add(name, tuple(view.get_shape()), view.get_dtype(), handle, path)
 
     def _open_pickles(self, files: list[Path]) -> None:
         try:

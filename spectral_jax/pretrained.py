@@ -16,6 +16,8 @@ tensor it lacks, and any shape that does not fit `config.json` is refused with a
 
 from __future__ import annotations
 
+import ctypes
+import sys
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -42,6 +44,10 @@ __all__ = [
     "resolve_source",
 ]
 DTYPES = ("float32", "bfloat16", "float16")
+try:
+    _LIBC = ctypes.CDLL("libc.so.6") if sys.platform.startswith("linux") else None
+except OSError:  # a Linux without glibc (musl)
+    _LIBC = None
 
 
 def load_pretrained(
@@ -136,12 +142,24 @@ def _fill(cfg: ModelConfig, family: Family, tensors: TensorFile, dtype: np.dtype
             variables[path].set_value(jnp.asarray(np.asarray(value, dtype)))
             filled.add(path)
         del stored  # one stored tensor alive at a time
+        _return_freed_memory()
     if family.head in names and cfg.tied_embeddings:
         _check_tied_head(family, tensors, names)
     unfilled = sorted(set(variables) - filled, key=str)
     if unfilled:  # a plan that misses a parameter is a bug here, not in the checkpoint
         raise RuntimeError(f"{family.model_type} loader left parameter {unfilled[0]} unset")
     return nnx.merge(graphdef, state)
+
+
+def _return_freed_memory() -> None:
+    """Hand freed heap memory back to the OS (glibc only; elsewhere a no-op).
+
+    glibc raises its mmap threshold once a large buffer is freed, so the next tensors' numpy
+    buffers come from the heap, interleaved with the model's arrays; without a trim the freed
+    ones stay resident and a float32 load peaks near 1.4x the model instead of 1.1x.
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def _check_tied_head(family: Family, tensors: TensorFile, names: dict[str, str]) -> None:

@@ -68,7 +68,8 @@ def test_stored_qkv_spectra_are_the_deinterleaved_matrices(
     checkpoints: Path, tmp_path: Path
 ) -> None:
     source = checkpoints / "tiny-neox"
-    assert main(["pretrained", str(source), "--out", str(tmp_path), "--kinds", "q,k,v"]) == 0
+    argv = ["pretrained", str(source), "--out", str(tmp_path), "--kinds", "q,k,v"]
+    assert main([*argv, "--method", "svd"]) == 0
     store = SpectraStore(tmp_path / "tiny-neox" / "spectra")
     assert store.meta["kinds"] == ["k", "q", "v"]
     tensors = load_file(source / "model.safetensors")
@@ -79,7 +80,8 @@ def test_stored_qkv_spectra_are_the_deinterleaved_matrices(
             fused = tensors[f"gpt_neox.layers.{layer}.attention.query_key_value.weight"]
             rows = fused.astype(np.float64).reshape(HEADS, 3, head_dim, D_MODEL)[:, j]
             expected = np.linalg.svd(rows.reshape(D_MODEL, D_MODEL), compute_uv=False)
-            np.testing.assert_allclose(sigma[layer], expected, rtol=1e-4)
+            # float32 SVD is backward stable: each σ is off by at most a few ε·σ1 (Weyl).
+            np.testing.assert_allclose(sigma[layer], expected, rtol=0, atol=8e-7 * expected[0])
 
 
 def test_series_is_one_store_resumable_and_reportable(
