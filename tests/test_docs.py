@@ -1,9 +1,9 @@
-"""The README's config reference matches the code: same keys, same defaults, same choices.
+"""The docs match the code and the README reaches every doc page.
 
-The tables under `## Config reference` have rows `| `dotted.key` | type | `default` | meaning |`.
+The configuration reference (`docs/configuration.md`) has table rows `| `dotted.key` | type | `default` | meaning |`.
 Defaults are compared as strings after one normalisation applied to both sides: the value is
 dumped as flow-style YAML (`yaml.safe_dump`), so None is `null`, booleans are `true`/`false`
-and floats use YAML's spelling. The README cell is YAML-loaded first, so `1.0e-8` and `1.0e-08`
+and floats use YAML's spelling. The documented cell is YAML-loaded first, so `1.0e-8` and `1.0e-08`
 document the same default. For `Literal` fields the backticked values in the type cell must be
 exactly the allowed values.
 """
@@ -21,26 +21,26 @@ from pydantic import BaseModel
 
 from train.config import Config, _all_keys
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+CONFIG_REFERENCE = REPO / "docs" / "configuration.md"
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 ROW = re.compile(r"^\|\s*`([a-z_]+(?:\.[a-z_0-9]+)+)`\s*\|")
 CELL_SPLIT = re.compile(r"(?<!\\)\|")
 CODE = re.compile(r"`([^`]*)`")
 
 
 def config_reference_rows() -> dict[str, tuple[str, str]]:
-    """`{dotted key: (type cell, default cell)}` from the README's config reference tables."""
-    text = README.read_text(encoding="utf-8")
-    match = re.search(r"^## Config reference\n(.*?)(?=^## )", text, flags=re.M | re.S)
-    assert match, "README.md has no '## Config reference' section"
+    """`{dotted key: (type cell, default cell)}` from the configuration reference's tables."""
     rows: dict[str, tuple[str, str]] = {}
-    for line in match.group(1).splitlines():
+    for line in CONFIG_REFERENCE.read_text(encoding="utf-8").splitlines():
         found = ROW.match(line)
         if not found:
             continue
         cells = [c.strip() for c in CELL_SPLIT.split(line.strip())[1:-1]]
-        assert len(cells) == 4, f"README config row for {found.group(1)} needs 4 cells: {line}"
+        assert len(cells) == 4, f"config reference row for {found.group(1)} needs 4 cells: {line}"
         key = found.group(1)
-        assert key not in rows, f"README documents {key} twice"
+        assert key not in rows, f"the config reference documents {key} twice"
         rows[key] = (cells[1], cells[2])
     return rows
 
@@ -66,16 +66,16 @@ KEYS = _all_keys(Config)
 
 def test_documented_keys_are_exactly_the_config_keys() -> None:
     documented, actual = set(ROWS), set(KEYS)
-    assert not documented - actual, f"README documents unknown keys: {documented - actual}"
-    assert not actual - documented, f"README lacks config keys: {actual - documented}"
+    assert not documented - actual, f"the config reference documents unknown keys: {documented - actual}"
+    assert not actual - documented, f"the config reference lacks config keys: {actual - documented}"
 
 
 @pytest.mark.parametrize("key", KEYS)
 def test_documented_default_matches(key: str) -> None:
-    assert key in ROWS, f"README config reference lacks {key}"
+    assert key in ROWS, f"the config reference lacks {key}"
     _, cell = ROWS[key]
     code = CODE.fullmatch(cell)
-    assert code, f"README default of {key} must be one `code` span, got {cell!r}"
+    assert code, f"documented default of {key} must be one `code` span, got {cell!r}"
     _, default = field_of(key)
     assert normalise(yaml.safe_load(code.group(1))) == normalise(default), key
 
@@ -85,6 +85,22 @@ def test_documented_choices_match(key: str) -> None:
     annotation, _ = field_of(key)
     if typing.get_origin(annotation) is not typing.Literal:
         return
-    assert key in ROWS, f"README config reference lacks {key}"
+    assert key in ROWS, f"the config reference lacks {key}"
     documented = set(CODE.findall(ROWS[key][0]))
     assert documented == {str(v) for v in typing.get_args(annotation)}, key
+
+
+def test_readme_is_short_and_links_every_doc_page() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) < 200, "README.md should stay under 200 lines (details: docs/)"
+    linked = {target for target in LINK.findall(text) if not target.startswith("http")}
+    pages = {f"docs/{page.name}" for page in (REPO / "docs").glob("*.md")}
+    assert pages, "docs/ has no pages"
+    assert not pages - linked, f"README.md does not link {sorted(pages - linked)}"
+
+
+@pytest.mark.parametrize("page", [*sorted((REPO / "docs").glob("*.md")), README], ids=lambda p: p.name)
+def test_relative_links_resolve(page: Path) -> None:
+    for target in LINK.findall(page.read_text(encoding="utf-8")):
+        if not target.startswith(("http://", "https://", "mailto:")):
+            assert (page.parent / target).exists(), f"{page.name} links missing {target}"
