@@ -1,4 +1,4 @@
-"""The probed matrices of a model, named `(layer, kind)` as in DESIGN.md "Matrix naming".
+"""The probed matrices of a model, named `(layer, kind)` (docs/architecture.md).
 
 Every matrix is returned float32 in `[in, out]` orientation (the layout of `nnx.Linear.kernel`):
 q/k/v `d_model x heads*head_dim`, o `heads*head_dim x d_model`, mlp_in/mlp_gate `d_model x d_ff`,

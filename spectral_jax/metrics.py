@@ -1,4 +1,5 @@
-"""Spectral metrics of singular-value spectra: one definition, used everywhere (DESIGN.md).
+"""Spectral metrics of singular-value spectra: one definition, used everywhere
+(docs/metrics.md).
 
 For σ descending (float32), k = len(σ), λ = σ²:
 

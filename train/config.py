@@ -10,6 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from spectral_jax.matrices import available_kinds
 from spectral_jax.model_config import ModelConfig
 
 KINDS = ("q", "k", "v", "o", "mlp_in", "mlp_out", "mlp_gate", "embed", "unembed")
@@ -124,6 +125,13 @@ class Config(_Section):
                 f"train.seq_len ({self.train.seq_len}) exceeds model.max_seq_len "
                 f"({self.model.max_seq_len})"
             )
+        available = available_kinds(self.model)
+        for kind in self.spectral.kinds or []:
+            if kind not in available:
+                raise ValueError(
+                    f"spectral.kinds: this model has no '{kind}' matrices "
+                    f"(it has {', '.join(available)})"
+                )
         return self
 
     def to_dict(self) -> dict[str, Any]:

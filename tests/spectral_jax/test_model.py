@@ -1,10 +1,9 @@
 """The transformer: causality, shapes, dtypes, dropout, split/merge under jit, the matrix naming
-contract, and the depth family of shipped configs."""
+contract."""
 
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -21,9 +20,6 @@ from spectral_jax.matrices import (
 )
 from spectral_jax.model import Transformer, count_params, flops_per_token, param_counts
 from spectral_jax.model_config import ModelConfig
-
-REPO = Path(__file__).resolve().parents[2]
-CONFIGS = REPO / "configs"
 
 
 def tiny(**kw: object) -> ModelConfig:

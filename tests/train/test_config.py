@@ -34,6 +34,8 @@ def test_overrides_are_typed() -> None:
         ("train.batch_size=-1", "config key 'train.batch_size'"),
         ("optim.name=lion", "config key 'optim.name'"),
         ("spectral.kinds=[qq]", "unknown kind 'qq' (did you mean 'q'?)"),
+        ("spectral.kinds=[q,mlp_gate]", "this model has no 'mlp_gate' matrices"),
+        ("spectral.kinds=[unembed]", "this model has no 'unembed' matrices"),
         ("train.seq_len=4096", "train.seq_len (4096) exceeds model.max_seq_len"),
         ("model.n_heads=3", "must be divisible by model.n_heads"),
         ("train.grad_accum=3", "must be divisible by train.grad_accum"),
