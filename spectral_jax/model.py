@@ -15,6 +15,8 @@ then `nnx.merge(graphdef, params, rest)(tokens)` inside `jax.jit`. The model hol
 from __future__ import annotations
 
 import math
+from collections import deque
+from collections.abc import Iterator
 
 import jax
 import jax.numpy as jnp
@@ -193,15 +195,47 @@ class Transformer(nnx.Module):
         *,
         deterministic: bool = True,
         rngs: nnx.Rngs | jax.Array | None = None,
+        skip: jax.Array | None = None,
     ) -> jax.Array:
         """Logits for every position. Dropout (if `model.dropout > 0`) acts only when
         `deterministic=False`, drawing keys from `rngs` (an `nnx.Rngs` with a `dropout`
-        stream, or a key array); the model itself holds no RNG state."""
+        stream, or a key array); the model itself holds no RNG state.
+
+        `skip`: optional bool[n_layers]; where True, that block is skipped (its residual
+        branches removed, the stream passed on unchanged). A traced array, so one compiled
+        function serves every ablation (layer importance, pruning); None computes as before.
+        """
+        last = deque(self._streams(tokens, deterministic, rngs, skip), maxlen=1)  # one kept
+        return self.head(last.pop())
+
+    def residual_streams(self, tokens: jax.Array, *, skip: jax.Array | None = None) -> list:
+        """The residual stream entering every block and leaving the last one (before the
+        final norm): n_layers + 1 arrays `[B, T, d_model]`, deterministic."""
+        return list(self._streams(tokens, True, None, skip))
+
+    def head(self, x: jax.Array) -> jax.Array:
+        """Final norm and unembedding of a residual stream `x[B, T, d_model]`: float32 logits."""
+        x = self.norm_out(x)
+        logits = self.embed.attend(x) if self.unembed is None else self.unembed(x)
+        return logits.astype(jnp.float32)
+
+    def _streams(
+        self,
+        tokens: jax.Array,
+        deterministic: bool,
+        rngs: nnx.Rngs | jax.Array | None,
+        skip: jax.Array | None,
+    ) -> Iterator[jax.Array]:
         if tokens.ndim != 2:
             raise ValueError(f"tokens must be int[batch, seq], got shape {tokens.shape}")
         t, max_t = tokens.shape[1], self.cfg.max_seq_len
         if t > max_t:
             raise ValueError(f"sequence length {t} exceeds model.max_seq_len {max_t}")
+        if skip is not None and jnp.shape(skip) != (self.cfg.n_layers,):
+            raise ValueError(
+                f"skip must be bool[{self.cfg.n_layers}] (one per block), got shape "
+                f"{jnp.shape(skip)}"
+            )
         if isinstance(rngs, jax.Array):
             rngs = nnx.Rngs(dropout=rngs)
         if not deterministic and self.cfg.dropout > 0 and rngs is None:
@@ -210,11 +244,11 @@ class Transformer(nnx.Module):
         if self.pos_embed is not None:
             x = x + self.pos_embed(jnp.arange(t))[None]
         x = self.dropout(x, deterministic=deterministic, rngs=rngs)
-        for block in self.blocks:
-            x = block(x, deterministic, rngs)
-        x = self.norm_out(x)
-        logits = self.embed.attend(x) if self.unembed is None else self.unembed(x)
-        return logits.astype(jnp.float32)
+        yield x
+        for i, block in enumerate(self.blocks):
+            out = block(x, deterministic, rngs)
+            x = out if skip is None else jnp.where(skip[i], x, out)
+            yield x
 
 
 def count_params(model: nnx.Module) -> int:
