@@ -20,19 +20,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
+from analysis.results import Analysis
 from analysis.run import QK_KINDS, VO_KINDS, Run, load_run
-from analysis.stats import N_BOOT, Result, bootstrap_counts, nanmean, percentile_ci, smooth_time
+from analysis.stats import N_BOOT, bootstrap_counts, nanmean, percentile_ci, smooth_time
 from analysis.wave import compression
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class AsymmetryResult(Result):
+@dataclass(frozen=True, kw_only=True)
+class AsymmetrySummary:
+    """Per-kind depth share and peak spread of compression; the Q/K vs V/O ratio with a CI."""
+
+    title: ClassVar[str] = (
+        "Q/K–V asymmetry (depth_share = between-layer share of the variance of c)"
+    )
     kinds: tuple[str, ...]
-    steps: np.ndarray
-    compression: dict[str, np.ndarray]  # kind → [T, L] smoothed c
     depth_share: dict[str, float | None]
     peak_spread: dict[str, float | None]
     peak_spread_step: dict[str, int | None]
@@ -42,17 +47,16 @@ class AsymmetryResult(Result):
     seed: int
     reasons: dict[str, str] = field(default_factory=dict)
 
-    _json_fields = (
-        "kinds",
-        "depth_share",
-        "peak_spread",
-        "peak_spread_step",
-        "ratio",
-        "ratio_ci",
-        "n_boot",
-        "seed",
-    )
-    _title = "Q/K–V asymmetry (depth_share = between-layer share of the variance of c)"
+
+@dataclass(frozen=True, kw_only=True)
+class AsymmetryCurves:
+    """Smoothed compression `[T, L]` per kind."""
+
+    steps: np.ndarray
+    compression: dict[str, np.ndarray]
+
+
+AsymmetryResult = Analysis[AsymmetrySummary, AsymmetryCurves]
 
 
 def depth_share(c: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -126,6 +130,15 @@ def qk_v_asymmetry(
             b_vo = np.mean([depth_share(comp[k], counts) for k in vo], 0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 ratio_ci = percentile_ci(np.where(b_vo > 0, b_qk / b_vo, np.nan))
-    return AsymmetryResult(
-        kinds, steps, comp, share, spread, spread_step, ratio, ratio_ci, n_boot, seed, reasons
+    summary = AsymmetrySummary(
+        kinds=kinds,
+        depth_share=share,
+        peak_spread=spread,
+        peak_spread_step=spread_step,
+        ratio=ratio,
+        ratio_ci=ratio_ci,
+        n_boot=n_boot,
+        seed=seed,
+        reasons=reasons,
     )
+    return Analysis(summary, AsymmetryCurves(steps=steps, compression=comp))

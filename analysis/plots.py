@@ -86,7 +86,8 @@ def alpha_heatmaps(run: Run, metric: str = "alpha", kinds: tuple[str, ...] | Non
 def alpha_profiles(profile: ProfileResult, n_curves: int = 6) -> Figure:
     """α vs relative depth at several steps, with the quadratic fit at the profile's step."""
     fig, (ax, bx) = _figure(2, cols=2, size=(5.0, 3.6))
-    steps, grid, x = profile.steps, profile.alpha_grid, profile.rel_depth
+    curves = profile.curves
+    steps, grid, x = curves.steps, curves.alpha_grid, curves.rel_depth
     picks = np.unique(np.linspace(0, len(steps) - 1, min(n_curves, len(steps))).round().astype(int))
     colors = [_cmap("viridis")(i / max(len(picks) - 1, 1)) for i in range(len(picks))]
     for color, i in zip(colors, picks, strict=True):
@@ -106,8 +107,8 @@ def alpha_profiles(profile: ProfileResult, n_curves: int = 6) -> Figure:
     name = ALPHA_NAMES.get(profile.metric, profile.metric)
     ax.set(xlabel="relative depth l / (L − 1)", ylabel=name, title=f"{name} vs depth")
     _legend(ax)
-    bx.plot(steps, profile.delta_alpha_t, label="Δα = max − min over depth")
-    bx.plot(steps, profile.shape_distance, label="shape distance to final")
+    bx.plot(steps, curves.delta_alpha_t, label="Δα = max − min over depth")
+    bx.plot(steps, curves.shape_distance, label="shape distance to final")
     if profile.settle_step is not None:
         bx.axvline(profile.settle_step, color="k", ls=":", label="settled")
     bx.set(xlabel="step", title="profile over time")
@@ -133,7 +134,7 @@ def wave_panel(wave: WaveResult) -> Figure:
         )
     )
     ax.set(xlabel="layer", ylabel="onset step (half max compression)", title=speed)
-    bx.plot(wave.steps, wave.gradient)
+    bx.plot(wave.curves.steps, wave.curves.gradient)
     bx.axhline(0, color="gray", lw=0.6)
     if wave.peak_step is not None:
         bx.plot([wave.peak_step], [wave.peak_value], "ro", label="peak")
@@ -151,13 +152,13 @@ def wave_panel(wave: WaveResult) -> Figure:
 
 def asymmetry_panel(asym: AsymmetryResult) -> Figure:
     """c(t) per layer (colour = depth) for Q, K, V, O, and the depth share of every kind."""
-    shown = [k for k in (*QK_KINDS, *VO_KINDS) if k in asym.compression]
+    shown = [k for k in (*QK_KINDS, *VO_KINDS) if k in asym.curves.compression]
     fig, axes = _figure(len(shown) + 1, cols=3)
     cmap = _cmap("viridis")
     for ax, kind in zip(axes, shown, strict=False):
-        c = asym.compression[kind]
+        c = asym.curves.compression[kind]
         for l in range(c.shape[1]):
-            ax.plot(asym.steps, c[:, l], color=cmap(l / max(c.shape[1] - 1, 1)), lw=0.8)
+            ax.plot(asym.curves.steps, c[:, l], color=cmap(l / max(c.shape[1] - 1, 1)), lw=0.8)
         share = asym.depth_share.get(kind)
         ax.set(
             title=f"{kind}: depth share {share:.2f}" if share is not None else kind,
@@ -190,13 +191,13 @@ def two_timescale_panel(fit: TwoTimescaleResult, n_layers_shown: int = 4) -> Fig
         (axes[0], "compression", "compression c", fit.tau_fast),
         (axes[1], "alpha", name, fit.tau_slow),
     ):
-        data, pred = fit.data[key], fit.predictions[key]
+        data, pred = fit.curves.data[key], fit.curves.predictions[key]
         n = data.shape[1]
         picks = np.unique(np.linspace(0, n - 1, min(n_layers_shown, n)).round().astype(int))
         for j, l in enumerate(picks):
             color = f"C{j}"
-            ax.plot(fit.steps, data[:, l], ".", ms=3, color=color, label=f"layer {l}")
-            ax.plot(fit.steps, pred[:, l], "-", color=color, lw=1)
+            ax.plot(fit.curves.steps, data[:, l], ".", ms=3, color=color, label=f"layer {l}")
+            ax.plot(fit.curves.steps, pred[:, l], "-", color=color, lw=1)
         tau_text = "not fitted" if tau is None else f"τ = {tau:.3g} steps"
         ax.set(xlabel="step", ylabel=label, title=f"{label}: {tau_text}")
         _legend(ax)
@@ -236,7 +237,6 @@ def scaling_panel(result: ScalingResult) -> Figure:
             label=f"leave-one-out prediction (RMS ln error {result.loo_error:.3g})",
         )
     if result.beta is not None and ok.sum():
-        dense = np.geomspace(result.depths[ok].min(), result.depths[ok].max(), 50)
         ci = (
             ""
             if result.beta_ci is None
@@ -244,8 +244,8 @@ def scaling_panel(result: ScalingResult) -> Figure:
         )
         r2 = "" if result.r2 is None else f", R² {result.r2:.3f}"
         ax.loglog(
-            dense,
-            result.predict(dense),
+            result.curves.depth_grid,
+            result.curves.fitted,
             "k--",
             label=f"Δα = {result.c:.3g}·L^{result.beta:.3g}{ci}{r2}",
         )

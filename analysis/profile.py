@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.results import Analysis
 from analysis.run import Run, RunError, load_run
 from analysis.stats import (
     N_BOOT,
-    Result,
     bootstrap_counts,
     nanmean,
     percentile_ci,
@@ -42,56 +42,46 @@ from analysis.stats import (
 CHI2_1_MEDIAN = 0.4549364231195724  # median of χ²₁: turns a median squared change into a variance
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class ProfileResult(Result):
+@dataclass(frozen=True, kw_only=True)
+class ProfileSummary:
+    """The α depth profile at one step: quadratic fit, inverted U, Δα and settling."""
+
     metric: str
     kinds: tuple[str, ...]
     step: int | None
-    rel_depth: np.ndarray  # [L]
     alpha: np.ndarray  # [L] at `step`
-    coef: tuple[float, float, float] | None  # c0, c1, c2
-    vertex: float | None
-    vertex_ci: tuple[float, float] | None
-    curvature: float | None
-    curvature_ci: tuple[float, float] | None
-    r2: float | None
-    is_inverted_u: bool
-    delta_alpha: float | None
-    settle_step: float | None
-    persistent_fraction: float | None
-    # over time (plots)
-    steps: np.ndarray  # [T]
-    alpha_grid: np.ndarray  # [T, L]
-    delta_alpha_t: np.ndarray  # [T]
-    vertex_t: np.ndarray  # [T]
-    curvature_t: np.ndarray  # [T]
-    shape_distance: np.ndarray  # [T]
+    coef: tuple[float, float, float] | None = None  # c0, c1, c2
+    vertex: float | None = None
+    vertex_ci: tuple[float, float] | None = None
+    curvature: float | None = None
+    curvature_ci: tuple[float, float] | None = None
+    r2: float | None = None
+    is_inverted_u: bool = False
+    delta_alpha: float | None = None
+    settle_step: float | None = None
+    persistent_fraction: float | None = None
     n_boot: int
     seed: int
     reasons: dict[str, str] = field(default_factory=dict)
 
-    _json_fields = (
-        "metric",
-        "kinds",
-        "step",
-        "alpha",
-        "coef",
-        "vertex",
-        "vertex_ci",
-        "curvature",
-        "curvature_ci",
-        "r2",
-        "is_inverted_u",
-        "delta_alpha",
-        "settle_step",
-        "persistent_fraction",
-        "n_boot",
-        "seed",
-    )
-
-    @property
-    def _title(self) -> str:  # type: ignore[override]
+    def title(self) -> str:
         return f"α depth profile ({self.metric}) at step {self.step}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileCurves:
+    """The profile over time (for plots): α grid `[T, L]` and per-step Δα, vertex, curvature."""
+
+    steps: np.ndarray
+    rel_depth: np.ndarray
+    alpha_grid: np.ndarray
+    delta_alpha_t: np.ndarray
+    vertex_t: np.ndarray
+    curvature_t: np.ndarray
+    shape_distance: np.ndarray
+
+
+ProfileResult = Analysis[ProfileSummary, ProfileCurves]
 
 
 def _vertex_curvature(coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -153,32 +143,25 @@ def alpha_profile(
     empty = np.full(n_steps, np.nan)
     if n_steps == 0:
         reasons["alpha"] = "the run has no snapshots"
-        return ProfileResult(
-            metric,
-            kinds,
-            None,
-            x,
-            np.full(n_layers, np.nan),
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            False,
-            None,
-            None,
-            None,
-            steps,
-            grid,
-            empty,
-            empty,
-            empty,
-            empty,
-            n_boot,
-            seed,
-            reasons,
+        summary = ProfileSummary(
+            metric=metric,
+            kinds=kinds,
+            step=None,
+            alpha=np.full(n_layers, np.nan),
+            n_boot=n_boot,
+            seed=seed,
+            reasons=reasons,
         )
+        curves = ProfileCurves(
+            steps=steps,
+            rel_depth=x,
+            alpha_grid=grid,
+            delta_alpha_t=empty,
+            vertex_t=empty,
+            curvature_t=empty,
+            shape_distance=empty,
+        )
+        return Analysis(summary, curves)
     if step is None:
         index = n_steps - 1
     else:
@@ -239,29 +222,32 @@ def alpha_profile(
             reasons["settle_step"] = why
         elif steps[-1] > steps[0]:
             fraction = float((steps[-1] - settle_step) / (steps[-1] - steps[0]))
-    return ProfileResult(
-        metric,
-        kinds,
-        int(steps[index]),
-        x,
-        alpha,
-        coef,
-        vertex,
-        vertex_ci,
-        curv,
-        curv_ci,
-        r2,
-        inverted,
-        delta,
-        settle_step,
-        fraction,
-        steps,
-        grid,
-        delta_t,
-        vertex_t,
-        curv_t,
-        dist,
-        n_boot,
-        seed,
-        reasons,
+    summary = ProfileSummary(
+        metric=metric,
+        kinds=kinds,
+        step=int(steps[index]),
+        alpha=alpha,
+        coef=coef,
+        vertex=vertex,
+        vertex_ci=vertex_ci,
+        curvature=curv,
+        curvature_ci=curv_ci,
+        r2=r2,
+        is_inverted_u=inverted,
+        delta_alpha=delta,
+        settle_step=settle_step,
+        persistent_fraction=fraction,
+        n_boot=n_boot,
+        seed=seed,
+        reasons=reasons,
     )
+    curves = ProfileCurves(
+        steps=steps,
+        rel_depth=x,
+        alpha_grid=grid,
+        delta_alpha_t=delta_t,
+        vertex_t=vertex_t,
+        curvature_t=curv_t,
+        shape_distance=dist,
+    )
+    return Analysis(summary, curves)

@@ -20,9 +20,10 @@ from matplotlib.figure import Figure
 from analysis import plots
 from analysis.asymmetry import qk_v_asymmetry
 from analysis.profile import alpha_profile
+from analysis.results import fmt, to_jsonable
 from analysis.run import Run, load_run
 from analysis.scaling import scaling_from_runs
-from analysis.stats import N_BOOT, fmt, to_jsonable
+from analysis.stats import N_BOOT
 from analysis.two_timescale import fit_two_timescale
 from analysis.wave import compression_wave
 

@@ -17,55 +17,54 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
+from scipy.stats import linregress
 
 from analysis.profile import alpha_profile
+from analysis.results import Analysis
 from analysis.run import Run, load_run
-from analysis.stats import N_BOOT, Result, bootstrap_counts, percentile_ci, weighted_linfit
+from analysis.stats import N_BOOT, bootstrap_counts, percentile_ci, weighted_linfit
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class ScalingResult(Result):
+@dataclass(frozen=True, kw_only=True)
+class ScalingSummary:
+    """Δα = c·L^β across runs: exponent with CI and SE, R², leave-one-out error."""
+
+    title: ClassVar[str] = "scaling law Δα = c·L^β"
+    metric: str = "alpha"
+    runs: tuple[str, ...] = ()
     depths: np.ndarray
     delta_alpha: np.ndarray
-    beta: float | None
-    c: float | None
-    r2: float | None
-    beta_ci: tuple[float, float] | None
-    beta_se: float | None
-    loo_error: float | None  # RMS of leave-one-out errors of ln Δα
+    beta: float | None = None
+    c: float | None = None
+    r2: float | None = None
+    beta_ci: tuple[float, float] | None = None
+    beta_se: float | None = None
+    loo_error: float | None = None  # RMS of leave-one-out errors of ln Δα
     loo_predictions: np.ndarray  # predicted Δα of each point from the others
     n: int
     n_boot: int
     seed: int
-    metric: str = "alpha"
-    runs: tuple[str, ...] = ()
     reasons: dict[str, str] = field(default_factory=dict)
-
-    _json_fields = (
-        "metric",
-        "runs",
-        "depths",
-        "delta_alpha",
-        "beta",
-        "c",
-        "r2",
-        "beta_ci",
-        "beta_se",
-        "loo_error",
-        "loo_predictions",
-        "n",
-        "n_boot",
-        "seed",
-    )
-    _title = "scaling law Δα = c·L^β"
 
     def predict(self, depth: float | np.ndarray) -> float | np.ndarray:
         """Δα the fitted law predicts at depth L."""
         if self.beta is None or self.c is None:
             raise ValueError("the scaling law was not fitted (see .reasons)")
         return self.c * np.asarray(depth, float) ** self.beta
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScalingCurves:
+    """The fitted law on a dense depth grid (empty when not fitted)."""
+
+    depth_grid: np.ndarray
+    fitted: np.ndarray
+
+
+ScalingResult = Analysis[ScalingSummary, ScalingCurves]
 
 
 def fit_scaling_law(
@@ -91,13 +90,10 @@ def fit_scaling_law(
     if n < 2 or np.ptp(lx) == 0:
         reasons["beta"] = f"needs ≥ 2 distinct depths with Δα > 0 (have {n} points)"
     else:
-        slope, icept = weighted_linfit(lx, ly, np.ones(n))
-        beta, c = float(slope), float(math.exp(icept))
-        resid = ly - (icept + slope * lx)
-        sst = float(((ly - ly.mean()) ** 2).sum())
-        r2 = 1 - float((resid**2).sum()) / sst if sst > 0 else None
-        if n > 2:
-            se = math.sqrt(float((resid**2).sum()) / (n - 2) / float(((lx - lx.mean()) ** 2).sum()))
+        fit = linregress(lx, ly)
+        beta, c = float(fit.slope), float(math.exp(fit.intercept))
+        r2 = float(fit.rvalue**2) if np.ptp(ly) > 0 else None
+        se = float(fit.stderr) if n > 2 else None
         boot, _ = weighted_linfit(lx, ly, bootstrap_counts(n, n_boot, seed))
         ci = percentile_ci(boot)
         if ci is None:
@@ -115,23 +111,28 @@ def fit_scaling_law(
                 reasons["loo_error"] = "some leave-one-out fits have < 2 distinct depths"
     if n < len(depths):
         reasons["points"] = f"{len(depths) - n} point(s) without a positive finite Δα were left out"
-    return ScalingResult(
-        depths,
-        delta,
-        beta,
-        c,
-        r2,
-        ci,
-        se,
-        loo,
-        loo_pred,
-        n,
-        n_boot,
-        seed,
-        metric,
-        tuple(runs),
-        reasons,
+    summary = ScalingSummary(
+        metric=metric,
+        runs=tuple(runs),
+        depths=depths,
+        delta_alpha=delta,
+        beta=beta,
+        c=c,
+        r2=r2,
+        beta_ci=ci,
+        beta_se=se,
+        loo_error=loo,
+        loo_predictions=loo_pred,
+        n=n,
+        n_boot=n_boot,
+        seed=seed,
+        reasons=reasons,
     )
+    grid = (
+        np.geomspace(depths[ok].min(), depths[ok].max(), 50) if beta is not None else np.array([])
+    )
+    fitted = summary.predict(grid) if beta is not None else np.array([])
+    return Analysis(summary, ScalingCurves(depth_grid=grid, fitted=np.asarray(fitted)))
 
 
 def scaling_from_runs(

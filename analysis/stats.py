@@ -13,12 +13,11 @@ statistic is undefined (too few distinct units for the fit) are dropped; if fewe
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+import warnings
 
 import numpy as np
+import pandas as pd
 from scipy import stats as sps
 
 N_BOOT = 1000
@@ -105,99 +104,17 @@ def spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def smooth_time(values: np.ndarray, window: int) -> np.ndarray:
-    """Centred, NaN-aware moving average along axis 0 (window shrinks at the ends)."""
+    """Centred, NaN-aware moving average along axis 0 over an odd `window` (shrinks at the ends)."""
     values = np.asarray(values, float)
     if window <= 1 or values.shape[0] < 2:
         return values.copy()
-    half = window // 2
-    ok = np.isfinite(values)
-    filled = np.where(ok, values, 0.0)
-    pad = [(half + 1, half)] + [(0, 0)] * (values.ndim - 1)
-    csum = np.cumsum(np.pad(filled, pad), axis=0)
-    ccnt = np.cumsum(np.pad(ok.astype(float), pad), axis=0)
-    n = values.shape[0]
-    total = csum[2 * half + 1 : 2 * half + 1 + n] - csum[:n]
-    count = ccnt[2 * half + 1 : 2 * half + 1 + n] - ccnt[:n]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.where(count > 0, count, 1.0), np.nan)
+    flat = pd.DataFrame(values.reshape(values.shape[0], -1))
+    window = 2 * (window // 2) + 1
+    return flat.rolling(window, center=True, min_periods=1).mean().to_numpy().reshape(values.shape)
 
 
 def nanmean(values: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
-    """Mean ignoring NaN; all-NaN slices give NaN without a warning."""
-    values = np.asarray(values, float)
-    ok = np.isfinite(values)
-    count = ok.sum(axis)
-    total = np.where(ok, values, 0.0).sum(axis)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.where(count > 0, count, 1), np.nan)
-
-
-# ---------------------------------------------------------------------------------------------
-# Result objects
-
-
-def to_jsonable(value: Any) -> Any:
-    """numpy/float → plain JSON types; NaN and ±Inf → None."""
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, str | bytes):
-        return value.decode() if isinstance(value, bytes) else value
-    if isinstance(value, Sequence):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if value is None:
-        return None
-    return str(value)
-
-
-def fmt(value: Any, digits: int = 4) -> str:
-    """Short human formatting: numbers to `digits` significant digits, intervals as [lo, hi]."""
-    if value is None:
-        return "null"
-    if isinstance(value, tuple | list):
-        return "[" + ", ".join(fmt(v, digits) for v in value) + "]"
-    if isinstance(value, float | np.floating):
-        return "nan" if not math.isfinite(value) else f"{value:.{digits}g}"
-    return str(value)
-
-
-class Result:
-    """Mixin for frozen result dataclasses: `to_dict()` (JSON-safe), `summary()`, `repr`.
-
-    Subclasses list the fields that go into `to_dict()` in `_json_fields` (large arrays for
-    plotting stay on the object only) and keep a `reasons` dict: field → why it is null.
-    """
-
-    _json_fields: tuple[str, ...] = ()
-    _title: str = "result"
-
-    def to_dict(self) -> dict[str, Any]:
-        names = self._json_fields or tuple(f.name for f in dataclasses.fields(self))  # type: ignore[arg-type]
-        out = {name: to_jsonable(getattr(self, name)) for name in names}
-        reasons = getattr(self, "reasons", None)
-        if reasons is not None:
-            out["reasons"] = dict(reasons)
-        return out
-
-    def summary(self) -> str:
-        lines = [self._title]
-        for key, value in self.to_dict().items():
-            if key == "reasons" or (isinstance(value, list) and len(value) > 4):
-                continue
-            if isinstance(value, dict):
-                value = ", ".join(f"{k}={fmt(v)}" for k, v in value.items())
-            lines.append(f"  {key}: {fmt(value)}")
-        for key, why in (getattr(self, "reasons", None) or {}).items():
-            lines.append(f"  {key}: null ({why})")
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return self.summary()
+    """`np.nanmean` without the all-NaN warning (an all-NaN slice is simply NaN)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(np.asarray(values, float), axis=axis)

@@ -27,14 +27,15 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.optimize import least_squares
 
+from analysis.results import Analysis
 from analysis.run import Run, load_run
 from analysis.stats import (
-    Result,
     nanmean,
     r_squared,
     smooth_time,
@@ -48,11 +49,14 @@ SLOW = ("tau_slow", "b0", "b1", "b2")
 _TIME_PARAMS = {"tau_fast", "delay", "tau_slow"}
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class TwoTimescaleResult(Result):
+@dataclass(frozen=True, kw_only=True)
+class TwoTimescaleSummary:
+    """Fitted parameters (τ and δ in steps) with standard errors, the τ ratio and R²."""
+
+    title: ClassVar[str] = "two-timescale model (times in steps)"
     metric: str
     kinds: tuple[str, ...]
-    params: dict[str, float | None]  # τ and δ in steps
+    params: dict[str, float | None]
     stderr: dict[str, float | None]
     tau_fast: float | None
     tau_fast_se: float | None
@@ -63,27 +67,19 @@ class TwoTimescaleResult(Result):
     r2_fast: float | None
     r2_slow: float | None
     gate_width: float  # ε in steps
-    steps: np.ndarray
-    data: dict[str, np.ndarray]  # "compression", "alpha": [T, L]
-    predictions: dict[str, np.ndarray]
     reasons: dict[str, str] = field(default_factory=dict)
 
-    _json_fields = (
-        "metric",
-        "kinds",
-        "params",
-        "stderr",
-        "tau_fast",
-        "tau_fast_se",
-        "tau_slow",
-        "tau_slow_se",
-        "ratio",
-        "ratio_se",
-        "r2_fast",
-        "r2_slow",
-        "gate_width",
-    )
-    _title = "two-timescale model (times in steps)"
+
+@dataclass(frozen=True, kw_only=True)
+class TwoTimescaleCurves:
+    """Data and predictions `[T, L]` under "compression" and "alpha"."""
+
+    steps: np.ndarray
+    data: dict[str, np.ndarray]
+    predictions: dict[str, np.ndarray]
+
+
+TwoTimescaleResult = Analysis[TwoTimescaleSummary, TwoTimescaleCurves]
 
 
 def _logistic(z: np.ndarray) -> np.ndarray:
@@ -247,22 +243,23 @@ def fit_two_timescale(
             ratio_se = ratio * math.hypot(ef / tf, es / ts)
     elif "fast" in reasons or "slow" in reasons:
         reasons["ratio"] = "needs both fits"
-    return TwoTimescaleResult(
-        metric,
-        kinds,
-        params,
-        stderr,
-        tf,
-        stderr["tau_fast"],
-        ts,
-        stderr["tau_slow"],
-        ratio,
-        ratio_se,
-        r2["fast"],
-        r2["slow"],
-        gate_width * span,
-        run.steps,
-        {"compression": c, "alpha": alpha},
-        preds,
-        reasons,
+    summary = TwoTimescaleSummary(
+        metric=metric,
+        kinds=kinds,
+        params=params,
+        stderr=stderr,
+        tau_fast=tf,
+        tau_fast_se=stderr["tau_fast"],
+        tau_slow=ts,
+        tau_slow_se=stderr["tau_slow"],
+        ratio=ratio,
+        ratio_se=ratio_se,
+        r2_fast=r2["fast"],
+        r2_slow=r2["slow"],
+        gate_width=gate_width * span,
+        reasons=reasons,
     )
+    curves = TwoTimescaleCurves(
+        steps=run.steps, data={"compression": c, "alpha": alpha}, predictions=preds
+    )
+    return Analysis(summary, curves)

@@ -24,13 +24,14 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
+from analysis.results import Analysis
 from analysis.run import Run, load_run
 from analysis.stats import (
     N_BOOT,
-    Result,
     bootstrap_counts,
     nanmean,
     percentile_ci,
@@ -42,11 +43,12 @@ from analysis.stats import (
 REVERSAL_FRACTION = 0.1
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class WaveResult(Result):
+@dataclass(frozen=True, kw_only=True)
+class WaveSummary:
+    """Onsets, wave speed and the events of G(t); `reasons` says why a field is null."""
+
+    title: ClassVar[str] = "compression wave (stable rank; speed in layers per 1k steps)"
     kinds: tuple[str, ...]
-    steps: np.ndarray  # [T]
-    compression: np.ndarray  # [T, L] smoothed c
     onset: np.ndarray  # [L] steps (NaN: no onset)
     max_compression: np.ndarray  # [L]
     slope: float | None  # steps per layer
@@ -57,7 +59,6 @@ class WaveResult(Result):
     spearman_p: float | None
     has_wave: bool
     direction: str | None  # "early_to_late" | "late_to_early"
-    gradient: np.ndarray  # [T] G(t)
     peak_step: float | None
     peak_value: float | None
     reversal_step: float | None
@@ -65,25 +66,17 @@ class WaveResult(Result):
     seed: int
     reasons: dict[str, str] = field(default_factory=dict)
 
-    _json_fields = (
-        "kinds",
-        "onset",
-        "max_compression",
-        "slope",
-        "slope_ci",
-        "speed",
-        "speed_ci",
-        "spearman_rho",
-        "spearman_p",
-        "has_wave",
-        "direction",
-        "peak_step",
-        "peak_value",
-        "reversal_step",
-        "n_boot",
-        "seed",
-    )
-    _title = "compression wave (stable rank; speed in layers per 1k steps)"
+
+@dataclass(frozen=True, kw_only=True)
+class WaveCurves:
+    """What the wave figure draws: smoothed compression `[T, L]` and G(t) `[T]`."""
+
+    steps: np.ndarray
+    compression: np.ndarray
+    gradient: np.ndarray
+
+
+WaveResult = Analysis[WaveSummary, WaveCurves]
 
 
 def compression(run: Run, kinds: Iterable[str] | str | None = None) -> np.ndarray:
@@ -220,25 +213,23 @@ def compression_wave(
             reasons["peak_step"] = why
     if reversal is None and "peak_step" not in reasons:
         reasons["reversal_step"] = "G(t) never changes sign"
-    return WaveResult(
-        kinds,
-        run.steps,
-        c,
-        onset,
-        peak,
-        slope,
-        slope_ci,
-        speed,
-        speed_ci,
-        rho,
-        p,
-        has_wave,
-        direction,
-        g,
-        peak_step,
-        peak_value,
-        reversal,
-        n_boot,
-        seed,
-        reasons,
+    summary = WaveSummary(
+        kinds=kinds,
+        onset=onset,
+        max_compression=peak,
+        slope=slope,
+        slope_ci=slope_ci,
+        speed=speed,
+        speed_ci=speed_ci,
+        spearman_rho=rho,
+        spearman_p=p,
+        has_wave=has_wave,
+        direction=direction,
+        peak_step=peak_step,
+        peak_value=peak_value,
+        reversal_step=reversal,
+        n_boot=n_boot,
+        seed=seed,
+        reasons=reasons,
     )
+    return Analysis(summary, WaveCurves(steps=run.steps, compression=c, gradient=g))

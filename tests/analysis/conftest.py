@@ -12,9 +12,6 @@ from tests.analysis import planted
 
 matplotlib.use("Agg")
 
-SCALING_DEPTHS = (4, 8, 12, 16, 24, 36)
-SCALING_BETA, SCALING_C, SCALING_NOISE = 0.26, 0.3, 0.02
-
 
 @pytest.fixture(scope="session")
 def lifecycle_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -42,13 +39,6 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def scaling_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], np.ndarray]:
-    """Runs of 6 depths whose final Δα = c·L^β·exp(noise); returns (paths, planted Δα)."""
-    root = tmp_path_factory.mktemp("depths")
-    noise = np.random.default_rng(7).normal(0, SCALING_NOISE, len(SCALING_DEPTHS))
-    deltas = SCALING_C * np.array(SCALING_DEPTHS, float) ** SCALING_BETA * np.exp(noise)
-    paths = []
-    for depth, delta in zip(SCALING_DEPTHS, deltas, strict=True):
-        frame = planted.scaling_frame(depth, float(delta), np.array([0, 500, 1000]))
-        paths.append(planted.write_run(frame, root / f"L{depth}", n_layers=depth, losses=False))
-    return paths, deltas
+def scaling_runs(tmp_path_factory: pytest.TempPathFactory) -> planted.Sweep:
+    """Runs of 6 depths whose final Δα = c·L^β·exp(noise), β = 0.26."""
+    return planted.write_sweep(tmp_path_factory.mktemp("depths"))

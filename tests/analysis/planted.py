@@ -13,6 +13,7 @@ with 1% multiplicative noise on the stable rank and N(0, ALPHA_NOISE) noise on �
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -197,3 +198,30 @@ def write_run(
                         json.dumps({"step": s, "val_loss": 5.0 * np.exp(-s / 2000) + 1.1}) + "\n"
                     )
     return run_dir
+
+
+class Sweep(NamedTuple):
+    """Runs of several depths with a planted scaling law Δα = c·L^β·exp(noise)."""
+
+    paths: list[Path]
+    depths: tuple[int, ...]
+    delta_alpha: np.ndarray
+    beta: float
+    c: float
+
+
+def write_sweep(
+    root: Path,
+    depths: tuple[int, ...] = (4, 8, 12, 16, 24, 36),
+    beta: float = 0.26,
+    c: float = 0.3,
+    noise: float = 0.02,
+) -> Sweep:
+    """One run per depth under `root`, written with `scaling_frame`."""
+    eps = np.random.default_rng(7).normal(0, noise, len(depths))
+    deltas = c * np.array(depths, float) ** beta * np.exp(eps)
+    paths = []
+    for depth, delta in zip(depths, deltas, strict=True):
+        frame = scaling_frame(depth, float(delta), np.array([0, 500, 1000]))
+        paths.append(write_run(frame, root / f"L{depth}", n_layers=depth, losses=False))
+    return Sweep(paths, depths, deltas, beta, c)

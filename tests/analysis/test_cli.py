@@ -13,33 +13,11 @@ import pytest
 
 from analysis import Run
 from analysis.__main__ import main
-from analysis.report import SECTIONS, write_report
+from analysis.report import write_report
 from tests.analysis import planted
-
-REPO = Path(__file__).resolve().parents[2]
-FIGURES = (
-    "stable_rank_heatmap.png",
-    "alpha_heatmap.png",
-    "alpha_profiles.png",
-    "wave.png",
-    "qk_vs_vo.png",
-    "two_timescale.png",
-    "loss.png",
-)
-
-
-def check_report(out: Path) -> dict:
-    for name in (*FIGURES, "summary.json", "index.html"):
-        path = out / name
-        assert path.is_file() and path.stat().st_size > 0, name
-        if name.endswith(".png"):
-            assert path.read_bytes()[:4] == b"\x89PNG"
-    summary = json.loads((out / "summary.json").read_text())
-    assert set(SECTIONS) <= set(summary)
-    page = (out / "index.html").read_text()
-    for name in FIGURES:
-        assert f"src='{name}'" in page
-    return summary
+from tests.analysis.planted import Sweep
+from tests.analysis.reports import check_report, no_failed_analysis
+from tests.helpers import REPO
 
 
 def test_report_on_planted_run(lifecycle_run: Path, tmp_path: Path, capsys) -> None:
@@ -53,8 +31,7 @@ def test_report_on_planted_run(lifecycle_run: Path, tmp_path: Path, capsys) -> N
     assert summary["asymmetry"]["ratio"] > 5
     assert summary["two_timescale"]["tau_slow"] > summary["two_timescale"]["tau_fast"]
     assert summary["run"]["n_layers"] == 12 and summary["run"]["final_loss"] is not None
-    for section in SECTIONS:
-        assert "analysis" not in summary[section].get("reasons", {}), section
+    assert no_failed_analysis(summary)
 
 
 def test_report_on_too_short_run_gives_nulls_with_reasons(tiny_run: Path) -> None:
@@ -65,12 +42,11 @@ def test_report_on_too_short_run_gives_nulls_with_reasons(tiny_run: Path) -> Non
     assert summary["alpha_profile"]["vertex"] is None
     assert summary["two_timescale"]["tau_fast"] is None
     assert "≥ 6 snapshots" in summary["two_timescale"]["reasons"]["fast"]
-    for section in SECTIONS:
-        assert "analysis" not in summary[section].get("reasons", {}), section
+    assert no_failed_analysis(summary)
 
 
-def test_scaling_cli(scaling_runs: tuple[list[Path], object], tmp_path: Path) -> None:
-    paths, _ = scaling_runs
+def test_scaling_cli(scaling_runs: Sweep, tmp_path: Path) -> None:
+    paths = scaling_runs.paths
     assert (
         main(["scaling", *map(str, paths), "--out", str(tmp_path / "sc"), "--n-boot", "200"]) == 0
     )
@@ -103,5 +79,4 @@ def test_all_nan_metrics_give_reasons_without_warnings(tmp_path: Path) -> None:
     summary = check_report(out)
     assert summary["wave"]["onset"] == [None] * 6
     assert "stable rank is NaN" in summary["two_timescale"]["reasons"]["fast"]
-    for section in SECTIONS:
-        assert "analysis" not in summary[section].get("reasons", {}), section
+    assert no_failed_analysis(summary)

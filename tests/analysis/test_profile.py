@@ -37,7 +37,7 @@ def test_planted_inverted_u_is_recovered(lifecycle_run: Path) -> None:
     assert prof.delta_alpha == pytest.approx(np.ptp(alpha_end), abs=0.1)
     assert abs(prof.settle_step - settle_truth()) <= 300
     assert prof.persistent_fraction == pytest.approx(1 - prof.settle_step / T_END)
-    assert np.isfinite(prof.vertex_t[-10:]).all() and len(prof.delta_alpha_t) == 81
+    assert np.isfinite(prof.curves.vertex_t[-10:]).all() and len(prof.curves.delta_alpha_t) == 81
     d = prof.to_dict()
     assert d["is_inverted_u"] is True and len(d["alpha"]) == 12 and d["reasons"] == {}
 
@@ -46,7 +46,7 @@ def test_alpha_rank_and_an_earlier_step(lifecycle_run: Path) -> None:
     prof = alpha_profile(lifecycle_run, step=2000, metric="alpha_rank")
     assert prof.metric == "alpha_rank" and prof.step == 2000
     assert prof.vertex == pytest.approx(planted.VERTEX, abs=0.05)  # planted as 0.3·α
-    assert "alpha_rank" in prof.summary()
+    assert "alpha_rank" in repr(prof)
     with pytest.raises(RunError, match="no snapshot at step 7"):
         alpha_profile(lifecycle_run, step=7)
 

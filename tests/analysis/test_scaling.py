@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from analysis import fit_scaling_law, scaling_from_runs
-from tests.analysis.conftest import SCALING_BETA, SCALING_C, SCALING_DEPTHS
+from tests.analysis.planted import Sweep
 
 
 def test_exact_power_law() -> None:
@@ -20,18 +18,19 @@ def test_exact_power_law() -> None:
     assert res.predict(64) == pytest.approx(0.5 * 64**0.3)
 
 
-def test_planted_exponent_from_runs(scaling_runs: tuple[list[Path], np.ndarray]) -> None:
-    paths, deltas = scaling_runs
-    res = scaling_from_runs(paths)
-    np.testing.assert_array_equal(res.depths, SCALING_DEPTHS)
-    np.testing.assert_allclose(res.delta_alpha, deltas, rtol=1e-5)  # float32 store round trip
+def test_planted_exponent_from_runs(scaling_runs: Sweep) -> None:
+    res = scaling_from_runs(scaling_runs.paths)
+    np.testing.assert_array_equal(res.depths, scaling_runs.depths)
+    np.testing.assert_allclose(
+        res.delta_alpha, scaling_runs.delta_alpha, rtol=1e-5
+    )  # float32 store round trip
     # Stated tolerance: β within ±0.03; the 95% CI reaches the ±0.02 band around the truth
     # (the percentile bootstrap over 6 runs is slightly narrow: ~92% coverage in simulation).
-    assert res.beta == pytest.approx(SCALING_BETA, abs=0.03)
-    assert res.beta_ci[0] <= SCALING_BETA + 0.02 and res.beta_ci[1] >= SCALING_BETA - 0.02
+    assert res.beta == pytest.approx(scaling_runs.beta, abs=0.03)
+    assert res.beta_ci[0] <= scaling_runs.beta + 0.02 and res.beta_ci[1] >= scaling_runs.beta - 0.02
     assert res.beta_ci[0] < res.beta < res.beta_ci[1]
-    assert abs(res.beta - SCALING_BETA) < 4 * res.beta_se
-    assert res.c == pytest.approx(SCALING_C, rel=0.2)
+    assert abs(res.beta - scaling_runs.beta) < 4 * res.beta_se
+    assert res.c == pytest.approx(scaling_runs.c, rel=0.2)
     assert res.r2 > 0.9
     assert res.loo_error < 0.05  # the law predicts held-out depths within ~5%
     assert np.isfinite(res.loo_predictions).all()

@@ -8,13 +8,13 @@ import math
 import numpy as np
 import pytest
 
+from analysis.results import to_jsonable
 from analysis.stats import (
     bootstrap_counts,
     percentile_ci,
     r_squared,
     smooth_time,
     spearman,
-    to_jsonable,
     weighted_linfit,
     weighted_quadfit,
 )

@@ -28,8 +28,8 @@ def test_planted_timescales_are_recovered(lifecycle_run: Path) -> None:
     for name, se in fit.stderr.items():
         assert se is not None and 0 < se < abs(p[name]) + 1, name
     assert 0 < fit.ratio_se < fit.ratio
-    assert fit.predictions["compression"].shape == (81, 12)
-    assert np.isfinite(fit.predictions["alpha"]).all()
+    assert fit.curves.predictions["compression"].shape == (81, 12)
+    assert np.isfinite(fit.curves.predictions["alpha"]).all()
     assert fit.to_dict()["tau_fast"] == pytest.approx(fit.tau_fast)
 
 
