@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis import checkpoint_cli
+from analysis import checkpoint_cli, importance_cli
 
 EXIT_USAGE = 2
 
@@ -47,6 +47,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--step", type=int, default=None, help="step at which to take Δα (default: each run's last)"
     )
     checkpoint_cli.add_parsers(sub)  # pretrained, series
+    importance_cli.add_parsers(sub)  # importance, prune
     return parser.parse_args(argv)
 
 
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command in checkpoint_cli.COMMANDS:
         return checkpoint_cli.run(args)
+    if args.command in importance_cli.COMMANDS:
+        return importance_cli.run(args)
     import matplotlib
 
     matplotlib.use("Agg")
