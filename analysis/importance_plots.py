@@ -50,7 +50,7 @@ def alpha_scatter(result: ImportanceResult) -> Figure:
 
 def pruning_curves(result: PruningResult) -> Figure:
     """Perplexity on the evaluation half against blocks removed, one line per strategy (random:
-    mean over draws with its 2.5–97.5% band); log scale."""
+    mean over draws with its 2.5–97.5% band); log scale when the range spans over 3x."""
     table = result.table
     full = table[table["strategy"] == "none"]["perplexity"].iloc[0]
     fig = Figure(figsize=(6.4, 4.4), layout="constrained")
@@ -67,7 +67,8 @@ def pruning_curves(result: PruningResult) -> Figure:
             lo = np.concatenate([[full], rows["perplexity_lo"].to_numpy()])
             hi = np.concatenate([[full], rows["perplexity_hi"].to_numpy()])
             ax.fill_between(x, lo, hi, color=COLORS["random"], alpha=0.2, lw=0)
-    ax.set_yscale("log")
+    if table["perplexity"].max() > 3 * table["perplexity"].min():
+        ax.set_yscale("log")
     ax.set_xlabel("blocks removed")
     ax.set_ylabel("perplexity (evaluation half)")
     ax.set_title(f"{result.info['source']['name']}: layer pruning", fontsize=9)

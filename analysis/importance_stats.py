@@ -14,6 +14,7 @@ evaluation sequences, and Holm's correction.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -63,8 +64,7 @@ def permutation_pvalue(
     if not np.isfinite(rho):
         return rho, math.nan, n <= EXACT_MAX_N
     if n <= EXACT_MAX_N:
-        orders = np.array(list(itertools.permutations(range(n))), dtype=np.int64)
-        null = _pearson_rows(rx, ry[orders])
+        null = _pearson_rows(rx, ry[_all_orders(n)])
         return rho, float(np.mean(np.abs(null) >= abs(rho) - _TOL)), True
     if n_perm < MIN_PERMUTATIONS:
         raise ValueError(f"n_perm must be at least {MIN_PERMUTATIONS}, got {n_perm}")
@@ -76,6 +76,12 @@ def permutation_pvalue(
         hits += int(np.sum(np.abs(_pearson_rows(rx, shuffled)) >= abs(rho) - _TOL))
         done += size
     return rho, (1 + hits) / (1 + n_perm), False
+
+
+@functools.lru_cache(maxsize=EXACT_MAX_N)
+def _all_orders(n: int) -> np.ndarray:
+    """Every ordering of n items, `[n!, n]` (40320 x 8 at most)."""
+    return np.array(list(itertools.permutations(range(n))), dtype=np.int64)
 
 
 def smallest_pvalue(n: int) -> float:
