@@ -60,7 +60,9 @@ def test_weight_decay_changes_exactly_the_matrices(name: str) -> None:
     _, params, _ = split_model(cfg)
     # Non-zero everywhere: decaying a zero-initialised bias would change nothing.
     rng = np.random.default_rng(0)
-    params = jax.tree.map(lambda p: p + jnp.asarray(rng.uniform(0.5, 1.5, p.shape), p.dtype), params)
+    params = jax.tree.map(
+        lambda p: p + jnp.asarray(rng.uniform(0.5, 1.5, p.shape), p.dtype), params
+    )
     tx, _ = make_optimizer(cfg.optim, total_steps=10)
     zeros = jax.tree.map(jnp.zeros_like, params)
     updates, _ = tx.update(zeros, tx.init(params), params)
