@@ -1,5 +1,6 @@
-"""Analysis decisions no other test pins: an inverted U needs its vertex inside the depth range
-and a curvature its interval keeps below zero; the scaling law's error is out of sample."""
+"""Analysis decisions no other test pins: an inverted U needs α to rise then fall inside the
+depth range, beyond the noise (a negative curvature or a vertex inside (0, 1) alone is not
+enough); the scaling law's error is out of sample."""
 
 from __future__ import annotations
 
@@ -12,6 +13,14 @@ from analysis import Run, alpha_profile, fit_scaling_law
 N_LAYERS = 12
 X = np.arange(N_LAYERS) / (N_LAYERS - 1)
 STEPS = np.arange(0, 1001, 50)
+
+
+def zigzag(amplitude: float) -> np.ndarray:
+    """Deterministic layer-to-layer noise orthogonal to every quadratic in x: a quadratic fit
+    of `profile + zigzag(a)` has exactly the profile's coefficients, and residuals of size a."""
+    alternating = np.where(np.arange(N_LAYERS) % 2, 1.0, -1.0)
+    residual = alternating - np.polyval(np.polyfit(X, alternating, 2), X)
+    return amplitude * residual / np.abs(residual).max()
 
 
 def static_profile(alpha: np.ndarray) -> Run:
@@ -30,27 +39,32 @@ def static_profile(alpha: np.ndarray) -> Run:
 
 
 def test_a_concave_profile_peaking_beyond_the_last_layer_is_not_an_inverted_u() -> None:
-    """α rising with depth and flattening (vertex at x = 1.6): curvature clearly negative, but
-    the peak lies outside the layers, so there is no U."""
-    prof = alpha_profile(static_profile(3.0 - 1.5 * (X - 1.6) ** 2))
+    """α rising with depth and flattening (vertex at x = 1.6): a clearly negative curvature,
+    but α never falls inside the layers, so there is no U."""
+    prof = alpha_profile(static_profile(3.0 - 1.5 * (X - 1.6) ** 2 + zigzag(0.02)))
     assert prof.curvature == pytest.approx(-3.0, rel=1e-6)
     assert prof.curvature_ci[1] < 0
     assert prof.vertex == pytest.approx(1.6, rel=1e-6)
-    assert not prof.is_inverted_u
+    assert prof.is_inverted_u is False
 
 
 def test_a_curvature_within_the_noise_is_not_an_inverted_u() -> None:
-    """A faint inverted U (curvature −0.1, vertex 0.5) under a zigzag about 20 times its
-    depth range, made orthogonal to every quadratic so that the fit's point estimate is exactly
-    the planted U: its interval includes 0, so the verdict is no."""
-    alternating = np.where(np.arange(N_LAYERS) % 2, 1.0, -1.0)
-    zigzag = alternating - np.polyval(np.polyfit(X, alternating, 2), X)
-    zigzag *= 0.25 / np.abs(zigzag).max()
-    prof = alpha_profile(static_profile(3.0 - 0.05 * (X - 0.5) ** 2 + zigzag))
-    assert prof.curvature == pytest.approx(-0.1, rel=1e-6)  # the point estimate alone: a U
-    assert prof.vertex == pytest.approx(0.5, rel=1e-6)
+    """A faint inverted U (curvature −0.1, vertex 0.5) under noise about 20 times its depth
+    range: the point estimate alone is an inverted U inside (0, 1), but its interval includes 0,
+    so the verdict is no."""
+    prof = alpha_profile(static_profile(3.0 - 0.05 * (X - 0.5) ** 2 + zigzag(0.25)))
+    assert prof.curvature == pytest.approx(-0.1, rel=1e-6)  # what the point estimate says
+    assert 0 < -prof.coef[1] / (2 * prof.coef[2]) < 1
     assert prof.curvature_ci[0] < 0 < prof.curvature_ci[1]
-    assert not prof.is_inverted_u
+    assert prof.is_inverted_u is False
+
+
+def test_a_clear_inverted_u_inside_the_layers_is_one() -> None:
+    """The same noise under a strong inverted U (vertex 0.4): the verdict is yes, so the two
+    refusals above are not a test that never says yes."""
+    prof = alpha_profile(static_profile(3.0 - 4.0 * (X - 0.4) ** 2 + zigzag(0.05)))
+    assert prof.vertex == pytest.approx(0.4, rel=1e-6)
+    assert prof.is_inverted_u is True
 
 
 def test_scaling_error_is_leave_one_out() -> None:
