@@ -157,7 +157,9 @@ def pruning_from(
     masks = np.vstack([np.zeros((1, n_layers), bool), single_skip_masks(n_layers)])
     cal = evaluator.losses(data.calibration, masks, desc="calibration ablations").mean(1)
     delta_cal = cal[1:] - cal[0]
-    spectral = spectral_scores(setup.source, setup.settings["method"])
+    spectral = None  # the probe runs only for the strategies that rank by a spectrum
+    if {"spectral", "stable_rank"} & set(strategies):
+        spectral = spectral_scores(setup.source, setup.settings["method"])
     mean_cos = evaluator.cosines(data.calibration).mean(0)
     streams = stream_scores(mean_cos)
     choices: dict[str, dict[int, list[int]]] = {}
@@ -198,8 +200,8 @@ def pruning_from(
         "calibration": {
             "full_loss": float(cal[0]),
             "delta_loss": delta_cal.tolist(),
-            "alpha": spectral["alpha"].tolist(),
-            "stable_rank": spectral["stable_rank"].tolist(),
+            "alpha": None if spectral is None else spectral["alpha"].tolist(),
+            "stable_rank": None if spectral is None else spectral["stable_rank"].tolist(),
             "block_influence": streams["block_influence"].tolist(),
         },
         "oracle": oracle_paths,
