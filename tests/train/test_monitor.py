@@ -161,21 +161,30 @@ def test_checkpoint_waits_for_the_spectra_before_it(
     assert SpectraStore(tmp_path / "spectra").steps() == list(range(0, 21, 2))
 
 
+ROUTE_RUN = [*TINY, "train.steps=10", "spectral.every=5", "spectral.method=auto"]
+
+
+@pytest.fixture(scope="module")
+def cpu_route_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A short probed run on the CPU route (the reference for the other backends' routes)."""
+    run_dir = tmp_path_factory.mktemp("cpu_route")
+    train(load_config(None, [*ROUTE_RUN, f"run.dir={run_dir}"]))
+    return run_dir
+
+
 @pytest.mark.parametrize("backend", ["gpu", "tpu"])
 def test_trainer_probe_takes_each_backends_route(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str, cpu_route_run: Path
 ) -> None:
     """The trainer's own jitted probe, run as on a GPU (Gram eigenvalues by XLA's eigvalsh) or
     a TPU (`auto` is the SVD), records the same spectra as the CPU route."""
     import importlib
 
     routes = importlib.import_module("spectral_jax.singular_values")
-    cfg = [*TINY, "train.steps=10", "spectral.every=5", "spectral.method=auto"]
-    train(load_config(None, [*cfg, f"run.dir={tmp_path / 'cpu'}"]))
     monkeypatch.setattr(routes, "current_backend", lambda: backend)
-    train(load_config(None, [*cfg, f"run.dir={tmp_path / backend}"]))
+    train(load_config(None, [*ROUTE_RUN, f"run.dir={tmp_path / backend}"]))
     here, there = (
-        SpectraStore(tmp_path / "cpu/spectra"),
+        SpectraStore(cpu_route_run / "spectra"),
         SpectraStore(tmp_path / backend / "spectra"),
     )
     assert here.steps() == there.steps() == [0, 5, 10]
