@@ -192,6 +192,6 @@ def _token_file(path: str) -> np.ndarray:
     file = Path(path).expanduser()
     if not file.is_file():
         raise DataError(f"--data tokens:{path}: no such file (flat uint16 ids, nanoGPT .bin)")
-    if file.stat().st_size % 2:
-        raise DataError(f"--data tokens:{path}: odd file size, not flat uint16 ids")
+    if file.stat().st_size == 0 or file.stat().st_size % 2:
+        raise DataError(f"--data tokens:{path}: empty or odd-sized, not flat uint16 ids")
     return np.memmap(file, dtype=np.uint16, mode="r")

@@ -268,3 +268,23 @@ def test_run_source_reads_only_the_params_and_checks_them(sources: dict, tmp_pat
         SourceError, match=r"mlp_in.bias has shape \[64\], config.yaml implies \[96\]"
     ):
         load_source(other)
+
+
+def test_text_is_tokenised_with_the_checkpoints_tokenizer(tmp_path: Path) -> None:
+    from train.tokenizer import END_OF_TEXT, train_bpe
+
+    directory = write_checkpoint(tmp_path / "ckpt", gpt2_config(2, 32, 4, 300, 16))
+    lines = [f"line {i}: the quality of mercy is not strained\n" for i in range(400)]
+    tokenizer = train_bpe(lines, 300)
+    tokenizer.save(str(directory / "tokenizer.json"))
+    text = tmp_path / "t.txt"
+    text.write_text("".join(lines))
+    data = load_eval_data(load_source(directory), f"text:{text}", tokens=256, seq_len=16)
+    stream = [*tokenizer.encode("".join(lines)).ids, tokenizer.token_to_id(END_OF_TEXT)]
+    windows = take_windows(np.array(stream), 16, 16)
+    assert np.array_equal(data.calibration, windows[0::2])
+    assert np.array_equal(data.evaluation, windows[1::2])
+    empty = tmp_path / "empty.bin"
+    empty.touch()
+    with pytest.raises(DataError, match="empty or odd-sized"):
+        load_eval_data(load_source(directory), f"tokens:{empty}", tokens=256, seq_len=16)
