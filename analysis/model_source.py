@@ -117,6 +117,12 @@ def _load_run(path: Path, step: int | None) -> ModelSource:
         raise SourceError(f"{path / RUN_CONFIG} is not valid YAML: {err}") from None
     if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
         raise SourceError(f"{path / RUN_CONFIG} has no model: section")
+    pretrained = config.get("pretrained")
+    if isinstance(pretrained, dict) and not (path / RUN_CHECKPOINTS).is_dir():
+        raise SourceError(
+            f"{path} holds the spectra of a pretrained checkpoint, not its weights; pass the "
+            f"checkpoint itself ({pretrained.get('source')})"
+        )
     try:
         cfg = ModelConfig(**config["model"])
     except ValidationError as err:

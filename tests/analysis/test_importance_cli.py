@@ -191,6 +191,7 @@ def test_token_ids_beyond_the_vocabulary_are_refused(tmp_path: Path) -> None:
         (["importance", "{gpt2}", "--step", "3"], "--step applies to run directories"),
         (["importance", "{run}", "--step", "3"], "no checkpoint at step 3"),
         (["importance", "{empty_run}"], "holds no checkpoints"),
+        (["importance", "{spectra_only}"], "holds the spectra of a pretrained checkpoint"),
         (["prune", "{gpt2}", "--strategies", "spectral,bogus"], "unknown strategy 'bogus'"),
         (
             ["prune", "{gpt2}", "--data", "synthetic", "--max-remove", "4"],
@@ -205,7 +206,12 @@ def test_bad_input_exits_2_with_one_line(
     empty = tmp_path / "empty_run"
     empty.mkdir()
     (empty / "config.yaml").write_text((sources["run"] / "config.yaml").read_text())
+    spectra_only = tmp_path / "spectra_only"  # what `analysis pretrained` writes
+    spectra_only.mkdir()
+    model = "model: {n_layers: 2, d_model: 32, n_heads: 2}\n"
+    (spectra_only / "config.yaml").write_text(model + "pretrained: {source: gpt2}\n")
     paths = {**sources, "missing": tmp_path / "nowhere", "empty_run": empty}
+    paths["spectra_only"] = spectra_only
     argv = [a.format(**{k: str(v) for k, v in paths.items()}) for a in argv]
     assert main([*argv, "--out", str(tmp_path / "out"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
