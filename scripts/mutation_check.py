@@ -62,6 +62,7 @@ S_INV = "tests/spectral_jax/test_invariants_spectra.py"
 A_INV = "tests/analysis/test_invariants_decisions.py"
 T_TB = "tests/train/test_invariants_tensorboard.py"
 T_MP = "tests/train/test_invariants_multiprocess.py"
+T_CRASH = "tests/train/test_resume.py::test_crash_then_resume_is_exact_and_consistent"
 
 MUTATIONS: tuple[Mutation, ...] = (
     # --- the five bugs of issue 17, part 1 (and the gram floor) --------------------------
@@ -188,6 +189,22 @@ MUTATIONS: tuple[Mutation, ...] = (
         "filter_event_file(path, kept_spectra.__contains__)",
         "filter_event_file(path, lambda s: s <= step)",
         ("tests/train/test_rewind.py::test_spectral_events_follow_the_store_not_the_step",),
+    ),
+    Mutation(
+        "checkpoint-before-the-log-is-flushed",
+        "no gap: a checkpoint waits for the training log and its TensorBoard events",
+        "train/loop.py",
+        "        training_log.flush()\n",
+        "",
+        (f"{T_CRASH}[at-a-checkpoint]",),
+    ),
+    Mutation(
+        "checkpoint-before-its-step-is-logged",
+        "no gap: the checkpointed step's log row is written before the checkpoint",
+        "train/loop.py",
+        "            drain(pending)  # never checkpoint a non-finite state\n            pending = None\n",
+        "",
+        (f"{T_CRASH}[at-a-checkpoint]",),
     ),
     # --- the probe schedule ---------------------------------------------------------------
     Mutation(
