@@ -64,12 +64,21 @@ def test_document_split_partitions_the_text_by_lines(tmp_path: Path, val_fractio
         assert any(line.startswith(f"doc{d} ") for line in train_lines)
 
 
-def test_split_document_cuts_at_a_line_break_or_keeps_one_line_whole() -> None:
+def test_split_document_cuts_after_the_last_line_break_before_the_cut() -> None:
     text = "first line\nsecond line\nthird line\n"
     assert split_document(text, 0.3) == ("first line\nsecond line\n", "third line\n")
-    no_break = "a" * 100
-    train, val = split_document(no_break, 0.25)
-    assert train + val == no_break and len(val) == 25
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="train/corpora.py split_document: `newline > 0` skips a line break at index 0, so "
+    "a document opening with a blank line is cut inside its next line",
+)
+def test_a_document_opening_with_a_blank_line_is_still_cut_at_a_line_break() -> None:
+    text = "\n" + "word " * 40 + "\n"
+    train, val = split_document(text, 0.2)
+    assert train + val == text
+    assert train.endswith("\n")  # no line in both parts
 
 
 @pytest.mark.parametrize("processes", [2, 4])
