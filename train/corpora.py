@@ -23,7 +23,7 @@ import numpy as np
 from train.config import DataConfig
 from train.tokenizer import encode_bytes, encode_documents, train_bpe
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 class CorpusError(ValueError):
@@ -85,7 +85,7 @@ def split_document(text: str, val_fraction: float) -> tuple[str, str]:
     """Cut a document at the line break nearest (1 - val_fraction) of its length."""
     cut = int(len(text) * (1.0 - val_fraction))
     newline = text.rfind("\n", 0, cut)
-    cut = newline + 1 if newline > 0 else cut
+    cut = newline + 1 if newline >= 0 else cut
     return text[:cut], text[cut:]
 
 

@@ -69,11 +69,6 @@ def test_split_document_cuts_after_the_last_line_break_before_the_cut() -> None:
     assert split_document(text, 0.3) == ("first line\nsecond line\n", "third line\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="train/corpora.py split_document: `newline > 0` skips a line break at index 0, so "
-    "a document opening with a blank line is cut inside its next line",
-)
 def test_a_document_opening_with_a_blank_line_is_still_cut_at_a_line_break() -> None:
     text = "\n" + "word " * 40 + "\n"
     train, val = split_document(text, 0.2)
