@@ -144,7 +144,7 @@ def _held_out(files: list[Path], val_fraction: float) -> list[str]:
         text = _read(file)
         cut = int(len(text) * (1.0 - val_fraction))
         newline = text.rfind("\n", 0, cut)
-        tails.append(text[newline + 1 if newline > 0 else cut :])
+        tails.append(text[newline + 1 if newline >= 0 else cut :])
     return tails
 
 

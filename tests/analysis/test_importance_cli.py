@@ -294,3 +294,27 @@ def test_text_is_tokenised_with_the_checkpoints_tokenizer(tmp_path: Path) -> Non
     empty.touch()
     with pytest.raises(DataError, match="empty or odd-sized"):
         load_eval_data(load_source(directory), f"tokens:{empty}", tokens=256, seq_len=16)
+
+
+def test_shakespeare_held_out_tails_are_the_trainers_validation_split() -> None:
+    from analysis.eval_data import _held_out, shakespeare_files
+    from train.corpora import split_document
+
+    files = shakespeare_files()
+    texts = [f.read_text(encoding="utf-8") for f in files]
+    expected = [split_document(text, 0.05)[1] for text in texts]
+    assert _held_out(files, 0.05) == expected
+    tricky = ["\nonly one line after a leading break", "no break at all"]  # cut at index 0
+    for text in tricky:
+        assert _held_out_text(text, 0.3) == split_document(text, 0.3)[1]
+
+
+def _held_out_text(text: str, fraction: float) -> str:
+    import tempfile
+
+    from analysis.eval_data import _held_out
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "doc.txt"
+        path.write_text(text, encoding="utf-8")
+        return _held_out([path], fraction)[0]
