@@ -6,6 +6,7 @@ Notebook API::
     from analysis import fit_two_timescale, fit_scaling_law, scaling_from_runs
     run = load_run("runs/demo")
     compression_wave(run).speed, alpha_profile(run).vertex_ci
+    compression_wave(run).to_dict()  # the summary as JSON; .curves holds the arrays for plots
 
 Command line: `python -m analysis report RUN` and `python -m analysis scaling RUN [RUN ...]`.
 This package reads runs; it never imports the trainer.
@@ -13,12 +14,14 @@ This package reads runs; it never imports the trainer.
 
 from analysis.asymmetry import AsymmetryResult, qk_v_asymmetry
 from analysis.profile import ProfileResult, alpha_profile
+from analysis.results import Analysis
 from analysis.run import Run, RunError, load_run
 from analysis.scaling import ScalingResult, fit_scaling_law, scaling_from_runs
 from analysis.two_timescale import TwoTimescaleResult, fit_two_timescale
 from analysis.wave import WaveResult, compression_wave
 
 __all__ = [
+    "Analysis",
     "AsymmetryResult",
     "ProfileResult",
     "Run",

@@ -1,4 +1,5 @@
-"""`python -m analysis report RUN [--out DIR]` and `python -m analysis scaling RUN [RUN ...]`."""
+"""`python -m analysis report RUN [RUN ...] [--out DIR]` (one run or a seed group) and
+`python -m analysis scaling RUN [RUN ...]`."""
 
 from __future__ import annotations
 
@@ -29,12 +30,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=None,
         help="comma-separated kinds, e.g. q,k (default: every per-layer kind)",
     )
-    common.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
-    common.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     report = sub.add_parser(
-        "report", parents=[common], help="figures, summary.json and index.html for one run"
+        "report",
+        parents=[common],
+        help="figures, summary.json and index.html for one run or a seed group",
     )
-    report.add_argument("run", help="run directory (holding spectra/)")
+    report.add_argument(
+        "runs", nargs="+", help="run directory (holding spectra/), or runs differing in run.seed"
+    )
+    report.add_argument(
+        "--n-boot", type=int, default=1000, help="seed-group bootstrap resamples (≥ 10 seeds)"
+    )
+    report.add_argument("--seed", type=int, default=0, help="seed-group bootstrap seed")
     report.add_argument("--out", default=None, help="output directory (default RUN/report)")
     scaling = sub.add_parser(
         "scaling", parents=[common], help="Δα = c·L^β across runs of different depths"
@@ -66,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     kinds = None if args.kinds is None else [k.strip() for k in args.kinds.split(",") if k.strip()]
     try:
         if args.command == "report":
-            run = load_run(args.run)
+            runs = [load_run(r) for r in args.runs]
             out = write_report(
-                run, args.out, metric=args.metric, kinds=kinds, n_boot=args.n_boot, seed=args.seed
+                runs, args.out, metric=args.metric, kinds=kinds, n_boot=args.n_boot, seed=args.seed
             )
             print(f"report written to {out / 'index.html'}")
         else:
@@ -80,8 +87,6 @@ def main(argv: list[str] | None = None) -> int:
                 metric=args.metric,
                 kinds=kinds,
                 step=args.step,
-                n_boot=args.n_boot,
-                seed=args.seed,
             )
             print(f"scaling report written to {out / 'index.html'}")
     except RunError as err:

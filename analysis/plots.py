@@ -9,10 +9,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from analysis.asymmetry import AsymmetryResult
 from analysis.profile import ProfileResult
+from analysis.quality import alpha_grid
 from analysis.run import QK_KINDS, VO_KINDS, Run
 from analysis.scaling import ScalingResult
 from analysis.two_timescale import TwoTimescaleResult
@@ -41,19 +45,50 @@ def placeholder(title: str, reason: str) -> Figure:
     return fig
 
 
+def _shared_limits(grids: list[np.ndarray], skip: float = 0.1) -> tuple[float, float] | None:
+    """One colour range for several `[steps, layers]` panels: the 2–98% range of the values
+    after the first `skip` of snapshots, so the initial values do not swamp the scale."""
+    values = [g[int(skip * len(g)) :].ravel() for g in grids if len(g)]
+    finite = np.concatenate(values)[np.isfinite(np.concatenate(values))] if values else []
+    if len(finite) == 0:
+        return None
+    lo, hi = np.percentile(finite, [2, 98])
+    return (float(lo), float(hi)) if hi > lo else None
+
+
+def _layer_axis(axis) -> None:
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _heatmap(
-    fig: Figure, ax, steps: np.ndarray, values: np.ndarray, title: str, label: str, cmap: str
+    fig: Figure,
+    ax,
+    steps: np.ndarray,
+    values: np.ndarray,
+    title: str,
+    label: str,
+    cmap: str,
+    limits: tuple[float, float] | None = None,
 ) -> None:
-    """values `[steps, layers]` as an image: x = step, y = layer."""
+    """values `[steps, layers]` as an image: x = step, y = layer (integer ticks)."""
     if len(steps) > 1:
         half = (steps[1] - steps[0]) / 2, (steps[-1] - steps[-2]) / 2
         extent = (steps[0] - half[0], steps[-1] + half[1], -0.5, values.shape[1] - 0.5)
     else:
         extent = (steps[0] - 0.5, steps[0] + 0.5, -0.5, values.shape[1] - 0.5)
+    vmin, vmax = limits if limits else (None, None)
     image = ax.imshow(
-        values.T, aspect="auto", origin="lower", extent=extent, cmap=cmap, interpolation="nearest"
+        values.T,
+        aspect="auto",
+        origin="lower",
+        extent=extent,
+        cmap=cmap,
+        interpolation="nearest",
+        vmin=vmin,
+        vmax=vmax,
     )
     ax.set(title=title, xlabel="step", ylabel="layer")
+    _layer_axis(ax.yaxis)
     fig.colorbar(image, ax=ax, label=label)
 
 
@@ -61,24 +96,28 @@ def stable_rank_heatmaps(run: Run, kinds: tuple[str, ...] | None = None) -> Figu
     """R_s(t) / R_s(t₀) per kind, step × layer: the compression wave shows as a diagonal front."""
     kinds = run.resolve_kinds(kinds)
     fig, axes = _figure(len(kinds))
-    for ax, kind in zip(axes, kinds, strict=True):
+    rel = {}
+    for kind in kinds:
         rs = run.grid("stable_rank", kind)
         with np.errstate(invalid="ignore", divide="ignore"):
-            rel = rs / rs[:1]
-        _heatmap(
-            fig, ax, run.steps, rel, f"{kind}: stable rank / initial", "R_s(t) / R_s(0)", "magma"
-        )
+            rel[kind] = rs / rs[:1]
+    limits = _shared_limits(list(rel.values()), skip=0.0)
+    for ax, kind in zip(axes, kinds, strict=True):
+        title = f"{kind}: stable rank / initial"
+        _heatmap(fig, ax, run.steps, rel[kind], title, "R_s(t) / R_s(0)", "magma", limits)
     fig.suptitle("Stable-rank compression (step × layer)")
     return fig
 
 
 def alpha_heatmaps(run: Run, metric: str = "alpha", kinds: tuple[str, ...] | None = None) -> Figure:
-    """α per kind, step × layer."""
+    """α per kind, step × layer, low-quality fits blank; one colour scale for every panel."""
     kinds = run.resolve_kinds(kinds)
     fig, axes = _figure(len(kinds))
     name = ALPHA_NAMES.get(metric, metric)
+    grids = {kind: alpha_grid(run, metric, kind).values for kind in kinds}
+    limits = _shared_limits(list(grids.values()))
     for ax, kind in zip(axes, kinds, strict=True):
-        _heatmap(fig, ax, run.steps, run.grid(metric, kind), f"{kind}: {name}", name, "viridis")
+        _heatmap(fig, ax, run.steps, grids[kind], f"{kind}: {name}", name, "viridis", limits)
     fig.suptitle(f"{name} (step × layer)")
     return fig
 
@@ -102,16 +141,16 @@ def alpha_profiles(profile: ProfileResult, n_curves: int = 6) -> Figure:
             lw=1,
             label=f"quadratic fit, step {profile.step}",
         )
-        if profile.vertex is not None and 0 <= profile.vertex <= 1:
-            ax.axvline(profile.vertex, color="k", lw=0.6, ls=":")
+        if profile.is_inverted_u:
+            ax.axvline(profile.vertex, color="k", lw=0.6, ls=":", label="vertex")
     name = ALPHA_NAMES.get(profile.metric, profile.metric)
     ax.set(xlabel="relative depth l / (L − 1)", ylabel=name, title=f"{name} vs depth")
     _legend(ax)
-    bx.plot(steps, curves.delta_alpha_t, label="Δα = max − min over depth")
+    bx.plot(steps, curves.delta_alpha_t, label="Δα (noise-shrunk profile range)")
     bx.plot(steps, curves.shape_distance, label="shape distance to final")
     if profile.settle_step is not None:
         bx.axvline(profile.settle_step, color="k", ls=":", label="settled")
-    bx.set(xlabel="step", title="profile over time")
+    bx.set(xlabel="step", ylabel="Δα / relative distance", title="profile over time")
     _legend(bx)
     return fig
 
@@ -134,12 +173,15 @@ def wave_panel(wave: WaveResult) -> Figure:
         )
     )
     ax.set(xlabel="layer", ylabel="onset step (half max compression)", title=speed)
+    _layer_axis(ax.xaxis)
     bx.plot(wave.curves.steps, wave.curves.gradient)
     bx.axhline(0, color="gray", lw=0.6)
     if wave.peak_step is not None:
-        bx.plot([wave.peak_step], [wave.peak_value], "ro", label="peak")
+        bx.plot([wave.peak_step], [wave.peak_value], "ro", label="opposite-sign extreme")
     if wave.reversal_step is not None:
         bx.axvline(wave.reversal_step, color="k", ls=":", label="reversal")
+        if wave.reversal_step_ci is not None:
+            bx.axvspan(*wave.reversal_step_ci, color="k", alpha=0.1, label="95% interval")
     bx.set(
         xlabel="step",
         ylabel="G(t) = c(last third) − c(first third)",
@@ -151,36 +193,37 @@ def wave_panel(wave: WaveResult) -> Figure:
 
 
 def asymmetry_panel(asym: AsymmetryResult) -> Figure:
-    """c(t) per layer (colour = depth) for Q, K, V, O, and the depth share of every kind."""
-    shown = [k for k in (*QK_KINDS, *VO_KINDS) if k in asym.curves.compression]
+    """c(t) per layer (colour = depth, with a colour bar) for Q, K, V, O, and onsets vs layer."""
+    curves = asym.curves
+    shown = [k for k in (*QK_KINDS, *VO_KINDS) if k in curves.compression]
     fig, axes = _figure(len(shown) + 1, cols=3)
     cmap = _cmap("viridis")
+    n_layers = max((c.shape[1] for c in curves.compression.values()), default=1)
     for ax, kind in zip(axes, shown, strict=False):
-        c = asym.curves.compression[kind]
+        c = curves.compression[kind]
         for l in range(c.shape[1]):
-            ax.plot(asym.curves.steps, c[:, l], color=cmap(l / max(c.shape[1] - 1, 1)), lw=0.8)
-        share = asym.depth_share.get(kind)
-        ax.set(
-            title=f"{kind}: depth share {share:.2f}" if share is not None else kind,
-            xlabel="step",
-            ylabel="compression c",
-        )
-    bar = axes[-1]
-    kinds = list(asym.depth_share)
-    bar.bar(
-        kinds,
-        [asym.depth_share[k] or 0 for k in kinds],
-        color=["C3" if k in QK_KINDS else "C0" if k in VO_KINDS else "C7" for k in kinds],
-    )
-    ratio = (
-        ""
-        if asym.ratio is None
-        else f"Q/K ÷ V/O = {asym.ratio:.3g}"
-        + (f" [{asym.ratio_ci[0]:.3g}, {asym.ratio_ci[1]:.3g}]" if asym.ratio_ci else "")
-    )
-    bar.set(title=ratio or "depth share", ylabel="between-layer share of var(c)")
-    fig.suptitle("Q/K vs V/O: compression per layer (colour = depth)")
+            ax.plot(curves.steps, c[:, l], color=cmap(l / max(n_layers - 1, 1)), lw=0.8)
+        ax.set(title=kind, xlabel="step", ylabel="compression c")
+    if shown:
+        norm = Normalize(-0.5, n_layers - 0.5)
+        bar = fig.colorbar(ScalarMappable(norm, cmap), ax=list(axes[: len(shown)]), label="layer")
+        _layer_axis(bar.ax.yaxis)
+    ax = axes[-1]
+    for name, color in (("qk", "C3"), ("vo", "C0")):
+        onset = curves.onsets.get(name)
+        if onset is not None:
+            ax.plot(np.arange(len(onset)), onset, "o-", color=color, label=name.upper())
+    ax.set(xlabel="layer", ylabel="onset step (half max)", yscale="log", title=_asym_title(asym))
+    _layer_axis(ax.xaxis)
+    _legend(ax)
+    fig.suptitle("Q/K vs V/O: compression per layer and the timing of its onset")
     return fig
+
+
+def _asym_title(asym: AsymmetryResult) -> str:
+    if asym.asymmetric is None:
+        return "asymmetry: cannot be tested"
+    return f"ln-onset slope Q/K {asym.qk_slope:.2g}, V/O {asym.vo_slope:.2g}"
 
 
 def two_timescale_panel(fit: TwoTimescaleResult, n_layers_shown: int = 4) -> Figure:

@@ -1,67 +1,58 @@
-"""The persistent spectral gradient: α vs relative depth, its inverted U and when it settles.
+"""The persistent spectral gradient: α vs relative depth, its inverted U and its persistence.
 
-At a step (default: the last), α_l is the chosen α metric (`alpha`, the tail MLE, by default;
-`alpha_rank` on request) averaged over the chosen kinds, at relative depth x_l = l / (L − 1).
-
-- Quadratic fit α(x) ≈ c0 + c1·x + c2·x² by least squares over layers; vertex x* = −c1 / (2·c2);
-  curvature = α''(x) = 2·c2. Both get a layer-bootstrap 95% CI (stats.py).
-- `is_inverted_u`: curvature < 0, its CI excludes 0, and the vertex lies inside (0, 1).
-- Δα = max_l α_l − min_l α_l at that step (the range over depth; no other definition).
-- Settling (the "persistent" part): the profile's shape is the depth-centred profile
-  P(t) = α(t) − mean_l α(t), smoothed in time over `smooth` snapshots. Its distance to the final
-  shape (mean over the last `tail` fraction of snapshots) is d(t) = RMS_l(P(t) − P_final) /
-  RMS_l(P_final), less the part snapshot noise alone explains: d ← √max(⟨d²⟩ − floor², 0) (⟨⟩
-  the same moving average over `smooth` snapshots), floor
-  from the per-layer noise variance (the median squared step-to-step change of the raw shape,
-  / (2 · median of χ²₁), which slow drift barely affects). `settle_step` is the first step from
-  which d stays ≤ `settle_tol`; `persistent_fraction` is the fraction of the run after it.
+The profile is α_l (the chosen α metric averaged over the chosen kinds, low-quality tail fits
+left out: `analysis.quality`) at relative depth x_l = l / (L − 1), averaged over the final
+`tail` of snapshots (default 10%; `step=` picks one snapshot instead). On it,
+`analysis.quadratic` fits α(x) ≈ c0 + c1·x + c2·x² and tests an inverted U (two-lines test,
+≥ 5 layers) and any depth dependence (F-test); Δα is the noise-shrunk range of the fitted
+profile. `analysis.persistence` tests whether the shape has stopped moving over the final third.
+`range_alpha` keeps the paper's max − min over layers, for comparison only: it grows with the
+number of layers under pure noise.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from analysis import persistence
+from analysis.quadratic import MIN_FIT_LAYERS, MIN_U_LAYERS, fit_quadratic
+from analysis.quality import alpha_grid
 from analysis.results import Analysis
 from analysis.run import Run, RunError, load_run
-from analysis.stats import (
-    N_BOOT,
-    bootstrap_counts,
-    nanmean,
-    percentile_ci,
-    r_squared,
-    smooth_time,
-    weighted_quadfit,
-)
-
-CHI2_1_MEDIAN = 0.4549364231195724  # median of χ²₁: turns a median squared change into a variance
+from analysis.stats import ALPHA, as_float, as_interval, nanmean, t_interval
 
 
 @dataclass(frozen=True, kw_only=True)
 class ProfileSummary:
-    """The α depth profile at one step: quadratic fit, inverted U, Δα and settling."""
+    """The α depth profile: quadratic fit, inverted U, Δα and persistence."""
 
     metric: str
     kinds: tuple[str, ...]
-    step: int | None
-    alpha: np.ndarray  # [L] at `step`
+    step: int | None  # last snapshot of the window
+    window: int  # snapshots averaged
+    alpha: np.ndarray  # [L]
     coef: tuple[float, float, float] | None = None  # c0, c1, c2
-    vertex: float | None = None
-    vertex_ci: tuple[float, float] | None = None
+    r2: float | None = None
+    profile_p: float | None = None  # F-test: any depth dependence
     curvature: float | None = None
     curvature_ci: tuple[float, float] | None = None
-    r2: float | None = None
-    is_inverted_u: bool = False
-    delta_alpha: float | None = None
+    vertex: float | None = None
+    vertex_ci: tuple[float, float] | None = None
+    inverted_u_p: float | None = None
+    is_inverted_u: bool | None = None
+    delta_alpha: float | None = None  # noise-shrunk range of the fitted profile
+    range_alpha: float | None = None  # max − min over layers (grows with L under noise)
+    drift: float | None = None  # shape change over the final third / profile size
+    is_persistent: bool | None = None
     settle_step: float | None = None
     persistent_fraction: float | None = None
-    n_boot: int
-    seed: int
+    low_quality_fits: int = 0
+    fits: int = 0
     reasons: dict[str, str] = field(default_factory=dict)
 
     def title(self) -> str:
@@ -84,170 +75,142 @@ class ProfileCurves:
 ProfileResult = Analysis[ProfileSummary, ProfileCurves]
 
 
-def _vertex_curvature(coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    c1, c2 = coef[..., 1], coef[..., 2]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        vertex = np.where(c2 != 0, -c1 / (2 * np.where(c2 != 0, c2, 1)), np.nan)
-    return vertex, 2 * c2
-
-
-def settling(
-    steps: np.ndarray, grid: np.ndarray, *, smooth: int, tail: float, tol: float
-) -> tuple[np.ndarray, float | None, str | None]:
-    """Shape distance d(t) to the final profile and the step from which d stays ≤ tol."""
-    shape = smooth_time(grid - nanmean(grid, 1)[:, None], smooth)
-    n_tail = max(1, math.ceil(tail * len(steps)))
-    final = nanmean(shape[-n_tail:], 0)
-    scale = math.sqrt(float(nanmean(final**2, 0))) if np.isfinite(final).any() else math.nan
-    if not scale > 0:
-        return np.full(len(steps), np.nan), None, "the final profile is flat"
-    dist = np.sqrt(nanmean((shape - final) ** 2, 1)) / scale
-    # Noise floor: the distance that snapshot noise alone leaves (per-layer noise variance from
-    # the median squared step-to-step change of the raw shape, which drift barely affects).
-    raw = grid - nanmean(grid, 1)[:, None]
-    diffs = np.diff(raw, axis=0) ** 2
-    with warnings.catch_warnings():  # all-NaN layers are simply left out
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(diffs, 0) if len(diffs) else np.array([0.0])
-    noise_var = float(nanmean(med, 0) / (2 * CHI2_1_MEDIAN)) if np.isfinite(med).any() else 0.0
-    floor = math.sqrt(noise_var * (1 / min(smooth, len(steps)) + 1 / n_tail)) / scale
-    dist = np.sqrt(np.clip(smooth_time(dist**2, smooth) - floor**2, 0, None))
-    above = ~(dist <= tol)  # NaN counts as not settled
-    if above[-1]:
-        return dist, None, f"the profile shape is still changing at the last step (tol {tol})"
-    last_above = np.flatnonzero(above)
-    i = int(last_above[-1]) + 1 if len(last_above) else 0
-    return dist, float(steps[i]), None
-
-
 def alpha_profile(
     run: Run | str | Path,
     step: int | None = None,
     *,
     metric: str = "alpha",
     kinds: Iterable[str] | str | None = None,
-    n_boot: int = N_BOOT,
-    seed: int = 0,
-    smooth: int = 5,
     tail: float = 0.1,
-    settle_tol: float = 0.1,
+    smooth: int = 5,
+    settle_tol: float = 0.2,
 ) -> ProfileResult:
-    """α vs relative depth at `step` (default last): quadratic fit with CIs, Δα, settling."""
+    """α vs relative depth over the final window (or at `step`): fit, tests, Δα, persistence."""
     run = load_run(run)
     kinds = run.resolve_kinds(kinds)
     steps = run.steps
-    grid = run.grid(metric, kinds)
+    gated = alpha_grid(run, metric, kinds)
+    grid = gated.values
     x = run.rel_depth
     reasons: dict[str, str] = {}
     n_steps, n_layers = grid.shape
-    empty = np.full(n_steps, np.nan)
     if n_steps == 0:
         reasons["alpha"] = "the run has no snapshots"
-        summary = ProfileSummary(
-            metric=metric,
-            kinds=kinds,
-            step=None,
-            alpha=np.full(n_layers, np.nan),
-            n_boot=n_boot,
-            seed=seed,
-            reasons=reasons,
-        )
-        curves = ProfileCurves(
-            steps=steps,
-            rel_depth=x,
-            alpha_grid=grid,
-            delta_alpha_t=empty,
-            vertex_t=empty,
-            curvature_t=empty,
-            shape_distance=empty,
-        )
-        return Analysis(summary, curves)
-    if step is None:
-        index = n_steps - 1
+        index, window = 0, 0
+        alpha = np.full(n_layers, np.nan)
+    elif step is None:
+        index, window = n_steps - 1, max(1, math.ceil(tail * n_steps))
+        alpha = nanmean(grid[-window:], 0)
     else:
         hits = np.flatnonzero(steps == step)
         if not len(hits):
             raise RunError(f"no snapshot at step {step} (steps {steps[0]}..{steps[-1]})")
-        index = int(hits[0])
-    alpha = grid[index]
-    ok = np.isfinite(alpha)
-    # Over time: Δα, vertex and curvature at every step (no bootstrap).
-    with np.errstate(invalid="ignore"):
-        delta_t = np.where(
-            np.isfinite(grid).sum(1) >= 2,
-            np.nanmax(np.where(np.isfinite(grid), grid, -np.inf), 1)
-            - np.nanmin(np.where(np.isfinite(grid), grid, np.inf), 1),
-            np.nan,
-        )
-    coef_t = (
-        np.stack([weighted_quadfit(x, row, np.ones(n_layers)) for row in grid])
-        if (n_layers >= 4)
-        else np.full((n_steps, 3), np.nan)
-    )
-    vertex_t, curv_t = _vertex_curvature(coef_t)
-    delta = float(delta_t[index]) if np.isfinite(delta_t[index]) else None
-    if delta is None:
-        reasons["delta_alpha"] = f"needs ≥ 2 layers with a finite {metric}"
-    coef = vertex = vertex_ci = curv = curv_ci = r2 = None
-    inverted = False
-    if ok.sum() < 4:
-        reasons["vertex"] = (
-            f"the quadratic fit needs ≥ 4 layers with a finite {metric} (have {int(ok.sum())})"
-        )
-    else:
-        c = weighted_quadfit(x[ok], alpha[ok], np.ones(int(ok.sum())))
-        boot = weighted_quadfit(x[ok], alpha[ok], bootstrap_counts(int(ok.sum()), n_boot, seed))
-        v, k = _vertex_curvature(c)
-        bv, bk = _vertex_curvature(boot)
-        coef = (float(c[0]), float(c[1]), float(c[2]))
-        vertex, curv = float(v), float(k)
-        vertex_ci, curv_ci = percentile_ci(bv), percentile_ci(bk)
-        fitted = c[0] + c[1] * x[ok] + c[2] * x[ok] ** 2
-        r2v = r_squared(alpha[ok], fitted)
-        r2 = None if math.isnan(r2v) else r2v
-        inverted = bool(
-            curv < 0
-            and curv_ci is not None
-            and curv_ci[1] < 0
-            and math.isfinite(vertex)
-            and 0 < vertex < 1
-        )
-    settle_step = fraction = None
-    dist = np.full(n_steps, np.nan)
-    if n_layers < 2 or n_steps < 2:
-        reasons["settle_step"] = "needs ≥ 2 layers and ≥ 2 snapshots"
-    else:
-        dist, settle_step, why = settling(steps, grid, smooth=smooth, tail=tail, tol=settle_tol)
-        if why:
-            reasons["settle_step"] = why
-        elif steps[-1] > steps[0]:
-            fraction = float((steps[-1] - settle_step) / (steps[-1] - steps[0]))
+        index, window = int(hits[0]), 1
+        alpha = grid[index]
+    values = _fit(x, alpha, reasons, metric)
+    if n_steps:
+        values.update(_persistence(steps, grid, values.get("profile_p"), settle_tol, reasons))
+    finite = np.isfinite(alpha)
     summary = ProfileSummary(
         metric=metric,
         kinds=kinds,
-        step=int(steps[index]),
+        step=int(steps[index]) if n_steps else None,
+        window=window,
         alpha=alpha,
-        coef=coef,
-        vertex=vertex,
-        vertex_ci=vertex_ci,
-        curvature=curv,
-        curvature_ci=curv_ci,
-        r2=r2,
-        is_inverted_u=inverted,
-        delta_alpha=delta,
-        settle_step=settle_step,
-        persistent_fraction=fraction,
-        n_boot=n_boot,
-        seed=seed,
+        range_alpha=as_float(np.ptp(alpha[finite])) if finite.sum() >= 2 else None,
+        low_quality_fits=gated.low_quality,
+        fits=gated.fits,
         reasons=reasons,
+        **values,
     )
-    curves = ProfileCurves(
+    return Analysis(summary, _curves(steps, x, grid, smooth, settle_tol))
+
+
+def _fit(x: np.ndarray, alpha: np.ndarray, reasons: dict[str, str], metric: str) -> dict:
+    ok = np.isfinite(alpha)
+    n = int(ok.sum())
+    if n < MIN_FIT_LAYERS:
+        reasons["coef"] = (
+            f"the quadratic fit needs ≥ {MIN_FIT_LAYERS} layers with a finite {metric} (have {n})"
+        )
+        return {}
+    fit = fit_quadratic(x[ok], alpha[ok])
+    out = {
+        "coef": tuple(float(v) for v in fit.coef),
+        "r2": as_float(fit.r2),
+        "profile_p": as_float(fit.p_profile),
+        "curvature": as_float(fit.curvature),
+        "curvature_ci": as_interval(*t_interval(fit.curvature, fit.curvature_se, fit.dof)),
+        "vertex": as_float(fit.vertex),
+        "vertex_ci": as_interval(fit.vertex_lo, fit.vertex_hi),
+        "delta_alpha": as_float(fit.amplitude),
+    }
+    if out["vertex_ci"] is None:
+        reasons["vertex_ci"] = "the curvature is not significant: the data do not locate a vertex"
+    if n < MIN_U_LAYERS:
+        reasons["is_inverted_u"] = (
+            f"{n} layers cannot show an inverted U (the two-lines test needs ≥ {MIN_U_LAYERS})"
+        )
+    else:
+        out["inverted_u_p"] = as_float(fit.p_inverted_u)
+        out["is_inverted_u"] = bool(fit.p_inverted_u < ALPHA)
+    return out
+
+
+def _persistence(
+    steps: np.ndarray, grid: np.ndarray, profile_p: float | None, tol: float, reasons: dict
+) -> dict:
+    n_window = persistence.final_third(len(steps))
+    window = grid[-n_window:]
+    ok = np.isfinite(window).all(0)
+    if n_window < persistence.MIN_WINDOW or ok.sum() < 3:
+        reasons["is_persistent"] = (
+            f"needs ≥ {persistence.MIN_WINDOW} snapshots in the final third and ≥ 3 layers "
+            f"(have {n_window} and {int(ok.sum())})"
+        )
+        return {}
+    test = persistence.drift_test(steps[-n_window:], window[:, ok], tol)
+    out: dict = {"drift": as_float(test.relative)}
+    if profile_p is None or profile_p >= ALPHA:
+        out["is_persistent"] = False
+        reasons["settle_step"] = "no depth profile distinguishable from noise at the end"
+        return out
+    out["is_persistent"] = bool(test.settled)
+    if not out["is_persistent"]:
+        reasons["settle_step"] = (
+            f"the shape still moves over the final third or the run cannot show it stopped "
+            f"(change {test.relative:.2g} of the profile; tolerance {tol})"
+        )
+        return out
+    dist = persistence.shape_distance(grid, smooth=5, tail=max(1, math.ceil(0.1 * len(steps))))
+    settled_at = persistence.settle_step(steps, dist, tol)
+    out["settle_step"] = settled_at
+    if settled_at is not None and steps[-1] > steps[0]:
+        out["persistent_fraction"] = float((steps[-1] - settled_at) / (steps[-1] - steps[0]))
+    return out
+
+
+def _curves(
+    steps: np.ndarray, x: np.ndarray, grid: np.ndarray, smooth: int, tol: float
+) -> ProfileCurves:
+    n_steps, n_layers = grid.shape
+    empty = np.full(n_steps, np.nan)
+    delta = vertex = curv = dist = empty
+    complete = np.isfinite(grid).all(1)
+    if n_layers >= MIN_FIT_LAYERS and complete.any():
+        fit = fit_quadratic(x, np.where(complete[:, None], grid, 0.0))
+        delta, vertex, curv = (
+            np.where(complete, v, np.nan) for v in (fit.amplitude, fit.vertex, fit.curvature)
+        )
+    if n_steps >= 2 and n_layers >= 2:
+        tail = max(1, math.ceil(0.1 * n_steps))
+        dist = persistence.shape_distance(grid, smooth=smooth, tail=tail)
+    return ProfileCurves(
         steps=steps,
         rel_depth=x,
         alpha_grid=grid,
-        delta_alpha_t=delta_t,
-        vertex_t=vertex_t,
-        curvature_t=curv_t,
+        delta_alpha_t=delta,
+        vertex_t=vertex,
+        curvature_t=curv,
         shape_distance=dist,
     )
-    return Analysis(summary, curves)

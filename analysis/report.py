@@ -7,23 +7,26 @@ is replaced by one that states the reason.
 
 from __future__ import annotations
 
-import html
+import dataclasses
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from analysis import plots
 from analysis.asymmetry import qk_v_asymmetry
+from analysis.findings import run_caveats, run_findings, scaling_findings
 from analysis.profile import alpha_profile
-from analysis.results import fmt, to_jsonable
+from analysis.report_html import page
+from analysis.results import to_jsonable
 from analysis.run import Run, load_run
 from analysis.scaling import scaling_from_runs
-from analysis.stats import N_BOOT
+from analysis.seeds import across_seeds, check_group, group_findings
 from analysis.two_timescale import fit_two_timescale
 from analysis.wave import compression_wave
 
@@ -44,19 +47,15 @@ def analyse(
     *,
     metric: str = "alpha",
     kinds: Iterable[str] | None = None,
-    n_boot: int = N_BOOT,
-    seed: int = 0,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """All report analyses: (results by section, summary dict ready for JSON)."""
     kinds = run.resolve_kinds(kinds)
     results: dict[str, Any] = {}
     errors: dict[str, str] = {}
     calls = {
-        "wave": lambda: compression_wave(run, kinds, n_boot=n_boot, seed=seed),
-        "alpha_profile": lambda: alpha_profile(
-            run, metric=metric, kinds=kinds, n_boot=n_boot, seed=seed
-        ),
-        "asymmetry": lambda: qk_v_asymmetry(run, kinds, n_boot=n_boot, seed=seed),
+        "wave": lambda: compression_wave(run, kinds),
+        "alpha_profile": lambda: alpha_profile(run, metric=metric, kinds=kinds),
+        "asymmetry": lambda: qk_v_asymmetry(run, kinds),
         "two_timescale": lambda: fit_two_timescale(run, metric=metric, kinds=kinds),
     }
     for name, call in calls.items():
@@ -75,6 +74,8 @@ def analyse(
             "kinds": list(kinds),
             "alpha_metric": metric,
             "final_loss": float(losses.iloc[-1]) if len(losses) else None,
+            "probe_interval": float(np.median(np.diff(steps))) if len(steps) > 1 else None,
+            "seeds": 1,
             "model": run.meta.get("model"),
         },
     }
@@ -83,7 +84,10 @@ def analyse(
         summary[name] = (
             result.to_dict() if result is not None else {"reasons": {"analysis": errors[name]}}
         )
-    return results, to_jsonable(summary)
+    summary = to_jsonable(summary)
+    summary["findings"] = [dataclasses.asdict(f) for f in run_findings(summary)]
+    summary["caveats"] = list(run_caveats(summary))
+    return results, summary
 
 
 def _save(fig: Figure, path: Path, dpi: int) -> None:
@@ -142,28 +146,39 @@ def _figures(
 
 
 def write_report(
-    run: Run | str | Path,
+    run: Run | str | Path | Sequence[Run | str | Path],
     out: str | Path | None = None,
     *,
     metric: str = "alpha",
     kinds: Iterable[str] | None = None,
-    n_boot: int = N_BOOT,
+    n_boot: int = 1000,
     seed: int = 0,
     dpi: int = 100,
 ) -> Path:
-    """Write figures, summary.json and index.html to `out` (default RUN/report); returns it."""
+    """Figures, summary.json and index.html in `out` (default: the first RUN/report).
+
+    Several runs must form a seed group (`analysis.seeds`): the findings then hold across
+    seeds and every statistic gets a seed-level interval (`n_boot`, `seed`: the cluster
+    bootstrap over seeds, from 10 seeds on); the figures show the first run.
+    """
     started = time.perf_counter()
-    run = load_run(run)
-    kinds = run.resolve_kinds(kinds)
+    runs = [load_run(r) for r in (run if isinstance(run, list | tuple) else [run])]
+    first = runs[0]
+    if len(runs) > 1:
+        check_group(runs)
+    kinds = first.resolve_kinds(kinds)
     if out is None:
-        if run.path is None:
+        if first.path is None:
             raise ValueError("an in-memory run needs an explicit output directory")
-        out = run.path / "report"
+        out = first.path / "report"
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    results, summary = analyse(run, metric=metric, kinds=kinds, n_boot=n_boot, seed=seed)
+    results, summary = analyse(first, metric=metric, kinds=kinds)
+    if len(runs) > 1:
+        others = [analyse(r, metric=metric, kinds=kinds)[1] for r in runs[1:]]
+        summary = _group_summary([summary, *others], runs, n_boot, seed)
     figures = []
-    for file, caption, build in _figures(run, results, metric, kinds):
+    for file, caption, build in _figures(first, results, metric, kinds):
         fig, why = _attempt(file, build)
         if fig is None:
             fig = plots.placeholder(file, why or "")
@@ -171,9 +186,29 @@ def write_report(
         figures.append((file, caption))
     summary["run"]["report_seconds"] = round(time.perf_counter() - started, 2)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    title = f"Spectral lifecycle report: {run.path or 'in-memory run'}"
-    (out / "index.html").write_text(_html(title, figures, summary))
+    title = f"Spectral lifecycle report: {first.path or 'in-memory run'}"
+    if len(runs) > 1:
+        title += f" and {len(runs) - 1} more seed(s) (figures: the first)"
+    (out / "index.html").write_text(page(title, figures, summary))
     return out
+
+
+def _group_summary(
+    summaries: list[dict[str, Any]], runs: list[Run], n_boot: int, seed: int
+) -> dict[str, Any]:
+    """The first run's sections, the group's findings and every statistic across seeds."""
+    summary = dict(summaries[0])
+    summary["run"] = {
+        **summary["run"],
+        "seeds": len(runs),
+        "paths": [str(r.path) if r.path else None for r in runs],
+        "seed_values": [(r.config.get("run") or {}).get("seed") for r in runs],
+    }
+    summary["across_seeds"] = to_jsonable(across_seeds(summaries, n_boot, seed))
+    summary["per_seed"] = [{k: v for k, v in s.items() if k != "caveats"} for s in summaries]
+    summary["findings"] = [dataclasses.asdict(f) for f in group_findings(summaries)]
+    summary["caveats"] = list(run_caveats(summary))
+    return summary
 
 
 def write_scaling_report(
@@ -183,17 +218,14 @@ def write_scaling_report(
     metric: str = "alpha",
     kinds: Iterable[str] | None = None,
     step: int | None = None,
-    n_boot: int = N_BOOT,
-    seed: int = 0,
     dpi: int = 100,
 ) -> Path:
     """scaling.json, scaling.png and index.html for Δα = c·L^β across runs."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    result = scaling_from_runs(
-        runs, step=step, metric=metric, kinds=kinds, n_boot=n_boot, seed=seed
-    )
-    summary = {"scaling": to_jsonable(result.to_dict())}
+    result = scaling_from_runs(runs, step=step, metric=metric, kinds=kinds)
+    summary: dict[str, Any] = {"scaling": to_jsonable(result.to_dict())}
+    summary["findings"] = [dataclasses.asdict(f) for f in scaling_findings(summary["scaling"])]
     (out / "scaling.json").write_text(json.dumps(summary, indent=1))
     fig, why = _attempt("scaling.png", lambda: plots.scaling_panel(result))
     _save(
@@ -202,46 +234,5 @@ def write_scaling_report(
         dpi,
     )
     caption = "Δα vs depth (log–log), the fitted law and leave-one-out predictions."
-    (out / "index.html").write_text(_html("Depth scaling law", [("scaling.png", caption)], summary))
+    (out / "index.html").write_text(page("Depth scaling law", [("scaling.png", caption)], summary))
     return out
-
-
-def _rows(prefix: str, value: Any) -> list[tuple[str, str]]:
-    if isinstance(value, dict):
-        rows = []
-        for key, sub in value.items():
-            if key != "reasons":
-                rows += _rows(f"{prefix}.{key}" if prefix else key, sub)
-        return rows
-    return [(prefix, fmt(value))]
-
-
-def _html(title: str, figures: list[tuple[str, str]], summary: dict[str, Any]) -> str:
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title><style>",
-        "body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}"
-        "img{max-width:100%;border:1px solid #ddd}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:2px 8px;font-size:13px;text-align:left}"
-        ".why{color:#a33}",
-        f"</style></head><body><h1>{html.escape(title)}</h1>",
-    ]
-    for section, value in summary.items():
-        parts.append(f"<h2>{html.escape(section)}</h2><table>")
-        for key, text in _rows("", value):
-            parts.append(f"<tr><td>{html.escape(key)}</td><td>{html.escape(text)}</td></tr>")
-        reasons = value.get("reasons", {}) if isinstance(value, dict) else {}
-        for key, why in reasons.items():
-            parts.append(
-                f"<tr><td>{html.escape(key)}</td>"
-                f"<td class='why'>null: {html.escape(str(why))}</td></tr>"
-            )
-        parts.append("</table>")
-    parts.append("<h2>Figures</h2>")
-    for file, caption in figures:
-        parts.append(
-            f"<figure><img src='{html.escape(file)}' alt='{html.escape(file)}'>"
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        )
-    parts.append("</body></html>")
-    return "\n".join(parts)

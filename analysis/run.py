@@ -103,16 +103,25 @@ class Run:
             )
         return kinds
 
-    def grid(self, metric: str, kinds: Iterable[str] | str | None = None) -> np.ndarray:
-        """`[steps, layers]` values of `metric`, averaged over `kinds` (NaN-aware; layer ≥ 0)."""
+    def grid(
+        self,
+        metric: str,
+        kinds: Iterable[str] | str | None = None,
+        *,
+        exclude: pd.Series | None = None,
+    ) -> np.ndarray:
+        """`[steps, layers]` values of `metric`, averaged over `kinds` (NaN-aware; layer ≥ 0).
+
+        `exclude`: a boolean Series over `metrics` rows whose values are left out (e.g. α fits
+        of low quality, `analysis.quality`).
+        """
         if metric not in self.metrics.columns:
             raise RunError(f"no metric '{metric}' in this run's spectra")
         kinds = self.resolve_kinds(kinds)
         steps = self.steps
         frame = self.metrics
-        rows = frame[
-            (frame["layer"] >= 0) & (frame["layer"] < self.n_layers) & frame["kind"].isin(kinds)
-        ]
+        keep = (frame["layer"] >= 0) & (frame["layer"] < self.n_layers) & frame["kind"].isin(kinds)
+        rows = frame[keep if exclude is None else keep & ~exclude]
         total = np.zeros((len(steps), self.n_layers))
         count = np.zeros((len(steps), self.n_layers))
         values = rows[metric].to_numpy(float)

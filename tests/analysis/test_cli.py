@@ -22,14 +22,16 @@ from tests.helpers import REPO
 
 def test_report_on_planted_run(lifecycle_run: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "rep"
-    assert main(["report", str(lifecycle_run), "--out", str(out), "--n-boot", "300"]) == 0
+    assert main(["report", str(lifecycle_run), "--out", str(out), "--n-boot", "100"]) == 0
     assert str(out / "index.html") in capsys.readouterr().out
     summary = check_report(out)
     assert summary["wave"]["has_wave"] is True and summary["wave"]["speed"] > 0
     assert summary["alpha_profile"]["is_inverted_u"] is True
     assert summary["alpha_profile"]["metric"] == "alpha"
-    assert summary["asymmetry"]["ratio"] > 5
+    assert summary["asymmetry"]["asymmetric"] is True
     assert summary["two_timescale"]["tau_slow"] > summary["two_timescale"]["tau_fast"]
+    verdicts = [f["verdict"] for f in summary["findings"]]
+    assert verdicts == ["supported"] * 6, summary["findings"]
     assert summary["run"]["n_layers"] == 12 and summary["run"]["final_loss"] is not None
     assert no_failed_analysis(summary)
 
@@ -38,20 +40,21 @@ def test_report_on_too_short_run_gives_nulls_with_reasons(tiny_run: Path) -> Non
     assert main(["report", str(tiny_run), "--metric", "alpha_rank"]) == 0
     summary = check_report(tiny_run / "report")  # default output: RUN/report
     assert summary["alpha_profile"]["metric"] == "alpha_rank"
-    assert summary["wave"]["speed"] is None and summary["wave"]["reasons"]["slope"]
+    assert summary["wave"]["speed"] is None and summary["wave"]["reasons"]["has_wave"]
     assert summary["alpha_profile"]["vertex"] is None
     assert summary["two_timescale"]["tau_fast"] is None
-    assert "≥ 6 snapshots" in summary["two_timescale"]["reasons"]["fast"]
+    assert "≥ 6 snapshots" in summary["two_timescale"]["reasons"]["fit"]
+    assert {f["verdict"] for f in summary["findings"]} == {"cannot be tested here"}
     assert no_failed_analysis(summary)
 
 
 def test_scaling_cli(scaling_runs: Sweep, tmp_path: Path) -> None:
     paths = scaling_runs.paths
-    assert (
-        main(["scaling", *map(str, paths), "--out", str(tmp_path / "sc"), "--n-boot", "200"]) == 0
-    )
+    assert main(["scaling", *map(str, paths), "--out", str(tmp_path / "sc")]) == 0
     data = json.loads((tmp_path / "sc" / "scaling.json").read_text())["scaling"]
     assert data["beta"] == pytest.approx(0.26, abs=0.03) and data["loo_error"] < 0.05
+    findings = json.loads((tmp_path / "sc" / "scaling.json").read_text())["findings"]
+    assert findings[0]["verdict"] == "supported" and "β" in findings[0]["estimate"]
     assert (tmp_path / "sc" / "scaling.png").read_bytes()[:4] == b"\x89PNG"
     assert "scaling.png" in (tmp_path / "sc" / "index.html").read_text()
 
@@ -78,5 +81,5 @@ def test_all_nan_metrics_give_reasons_without_warnings(tmp_path: Path) -> None:
     out = write_report(Run.from_frame(frame), tmp_path / "rep", n_boot=50)
     summary = check_report(out)
     assert summary["wave"]["onset"] == [None] * 6
-    assert "stable rank is NaN" in summary["two_timescale"]["reasons"]["fast"]
+    assert "too few finite" in summary["two_timescale"]["reasons"]["fit"]
     assert no_failed_analysis(summary)

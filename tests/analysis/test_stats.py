@@ -1,71 +1,114 @@
-"""Bootstrap and regression helpers against direct computations."""
+"""Shared statistics against direct computations and known exact values."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 
 from analysis.results import to_jsonable
 from analysis.stats import (
-    bootstrap_counts,
-    percentile_ci,
+    band_contrasts,
+    fieller,
+    min_spearman_p,
+    ols,
+    polynomial_design,
     r_squared,
     smooth_time,
-    spearman,
-    weighted_linfit,
-    weighted_quadfit,
+    spearman_exact,
+    t_interval,
+    trend,
+    wls,
 )
 
 
-def test_bootstrap_counts_are_seeded_resamples() -> None:
-    counts = bootstrap_counts(7, 50, seed=3)
-    assert counts.shape == (50, 7)
-    assert (counts.sum(1) == 7).all()
-    np.testing.assert_array_equal(counts, bootstrap_counts(7, 50, seed=3))
-    assert not np.array_equal(counts, bootstrap_counts(7, 50, seed=4))
-
-
-def test_weighted_fits_equal_fits_on_resampled_points() -> None:
+def test_ols_and_wls_match_numpy_fits_row_by_row() -> None:
     rng = np.random.default_rng(0)
-    x, y = np.linspace(0, 1, 9), rng.normal(size=9)
-    counts = bootstrap_counts(9, 20, seed=1)
-    slope, icept = weighted_linfit(x, y, counts)
-    coef = weighted_quadfit(x, y, counts)
-    for b in range(20):
-        idx = np.repeat(np.arange(9), counts[b])
-        if len(np.unique(idx)) >= 3:
-            np.testing.assert_allclose(
-                [icept[b], slope[b]], np.polyfit(x[idx], y[idx], 1)[::-1], rtol=1e-9, atol=1e-9
-            )
-            np.testing.assert_allclose(
-                coef[b], np.polyfit(x[idx], y[idx], 2)[::-1], rtol=1e-7, atol=1e-9
-            )
+    x, y = np.linspace(0, 1, 9), rng.normal(size=(4, 9))
+    fit = ols(polynomial_design(x, 2), y)
+    for row, coef in zip(y, fit.coef, strict=True):
+        np.testing.assert_allclose(coef, np.polyfit(x, row, 2)[::-1], rtol=1e-9, atol=1e-12)
+    _, cov = np.polyfit(x, y[0], 2, cov="unscaled")
+    s2 = fit.ssr[0] / fit.dof
+    np.testing.assert_allclose(fit.cov[0], s2 * cov[::-1, ::-1], rtol=1e-9)
+    w = rng.uniform(0.5, 2, 9)
+    weighted = wls(polynomial_design(x, 1), y[0], w)
+    np.testing.assert_allclose(weighted.coef, np.polyfit(x, y[0], 1, w=np.sqrt(w))[::-1])
 
 
-def test_degenerate_resamples_give_nan_and_nan_points_are_ignored() -> None:
-    x, y = np.arange(4.0), np.array([1.0, 3.0, np.nan, 7.0])
-    w = np.array([[4, 0, 0, 0], [1, 1, 1, 1], [0, 2, 0, 2]])
-    slope, _ = weighted_linfit(x, y, w)
-    assert math.isnan(slope[0]) and slope[1] == pytest.approx(2.0) and slope[2] == pytest.approx(2)
-    assert np.isnan(weighted_quadfit(x, y, w[2])).all()
+def test_exact_spearman_small_samples() -> None:
+    # Perfect order: p = 2/n! exactly (both directions), not the asymptotic 0.
+    for n, p in ((3, 2 / 6), (4, 2 / 24), (5, 2 / 120)):
+        rho, pv = spearman_exact(np.arange(n), np.arange(n) ** 2.0)
+        assert rho == pytest.approx(1.0) and pv == pytest.approx(p)
+        assert min_spearman_p(n) == pytest.approx(p)
+    # Against a direct enumeration for n = 6, ties included.
+    x, y = np.arange(6.0), np.array([0.3, 0.1, 0.5, 0.5, 0.9, 0.2])
+    rho, p = spearman_exact(x, y)
+    ry = sps.rankdata(y)
+    null = [sps.pearsonr(x, ry[list(perm)])[0] for perm in itertools.permutations(range(6))]
+    assert p == pytest.approx(np.mean(np.abs(null) >= abs(rho) - 1e-12))
+    assert rho == pytest.approx(sps.spearmanr(x, y).statistic)
+    assert np.isnan(spearman_exact(np.arange(5), np.ones(5))[1])
 
 
-def test_percentile_ci_needs_enough_finite_samples() -> None:
-    samples = np.concatenate([np.arange(100.0), [np.nan] * 5])
-    lo, hi = percentile_ci(samples)
-    assert lo == pytest.approx(2.475) and hi == pytest.approx(96.525)
-    assert percentile_ci(np.array([1.0, np.nan])) is None
+def test_exact_spearman_is_calibrated_beyond_enumeration() -> None:
+    rng = np.random.default_rng(1)
+    _, p = spearman_exact(np.arange(12), rng.normal(size=(4000, 12)))
+    assert abs(np.mean(p < 0.05) - 0.05) < 0.011  # 3.2 binomial SDs at n = 4000
+
+
+def test_fieller_interval_of_a_ratio() -> None:
+    # Significant denominator: bounded, contains the ratio; insignificant: no interval.
+    lo, hi = fieller(np.array(2.0), np.array(4.0), 0.01, 0.01, 0.0, 1000)
+    assert lo < 0.5 < hi and hi - lo < 0.2
+    lo, hi = fieller(np.array(2.0), np.array(0.1), 0.01, 0.01, 0.0, 1000)
+    assert np.isnan(lo) and np.isnan(hi)
+
+
+def _ar1(rng: np.random.Generator, shape: tuple[int, int], phi: float) -> np.ndarray:
+    eps = rng.normal(size=shape)
+    out = np.empty(shape)
+    out[:, 0] = eps[:, 0]
+    for i in range(1, shape[1]):
+        out[:, i] = phi * out[:, i - 1] + math.sqrt(1 - phi * phi) * eps[:, i]
+    return out
+
+
+def test_trend_inflates_its_error_for_autocorrelated_noise() -> None:
+    rng = np.random.default_rng(2)
+    t = np.arange(40.0)
+
+    def coverage(noise: np.ndarray) -> tuple[float, float]:
+        fit = trend(t, noise)
+        plain = ols(polynomial_design(t, 1), noise)
+        lo, hi = t_interval(fit.slope, fit.se, fit.dof)
+        plo, phi = t_interval(plain.coef[:, 1], plain.se(1), plain.dof)
+        return np.mean((lo <= 0) & (hi >= 0)), np.mean((plo <= 0) & (phi >= 0))
+
+    iid, iid_plain = coverage(rng.normal(size=(2000, 40)))
+    assert abs(iid - 0.95) < 0.02 and abs(iid_plain - 0.95) < 0.02
+    ar, ar_plain = coverage(_ar1(rng, (2000, 40), 0.5))
+    assert ar_plain < 0.85 and ar > 0.9  # the plain SE pretends 40 independent snapshots
+
+
+def test_band_contrasts() -> None:
+    small = band_contrasts(6)  # ⌊6/3⌋ = 2 layers per band: 15 · 6 = 90 relabellings
+    assert small.exact and small.weights.shape == (90, 6)
+    np.testing.assert_allclose(small.weights[0], [-0.5, -0.5, 0, 0, 0.5, 0.5])
+    assert len({tuple(w) for w in small.weights}) == 90
+    assert band_contrasts(4).min_pvalue == pytest.approx(2 / 12)
+    large = band_contrasts(24)
+    assert not large.exact and large.weights.shape == (2000, 24)
 
 
 def test_small_helpers() -> None:
     assert r_squared(np.array([1.0, 2, 3]), np.array([1.0, 2, 3])) == 1.0
     assert math.isnan(r_squared(np.ones(3), np.ones(3)))
-    rho, p = spearman(np.arange(5), np.arange(5) ** 3)
-    assert rho == pytest.approx(1.0) and p < 0.05
-    assert math.isnan(spearman(np.arange(5), np.ones(5))[0])
     values = np.array([[1.0, 0], [2, 0], [np.nan, 0], [4, 0], [5, 0]])
     np.testing.assert_allclose(smooth_time(values, 3)[:, 0], [1.5, 1.5, 3, 4.5, 4.5])
     out = to_jsonable({"a": np.float32(np.nan), "b": (np.int64(2), np.inf), "c": np.arange(2)})

@@ -1,0 +1,164 @@
+"""The early-vs-late gradient G(t) and a calibrated test of its reversal.
+
+G(t) = mean compression of the last ⌊L/3⌋ layers − mean of the first ⌊L/3⌋. The paper's
+reversal: G takes one sign while the wave runs (early layers ahead) and the other at the end
+(late layers over-compress). Two permutation tests over which layers form the two bands, both on
+the same relabellings (`stats.band_contrasts`; exact when there are at most 2000 of them):
+
+- end: |G| averaged over the final `tail` of snapshots (two-sided);
+- opposite: the largest excursion of G, before that window, with the sign opposite to G's sign
+  at the end.
+
+The reversal is supported when both p-values are below 0.05 (an intersection–union test: its
+false-positive rate is at most 5% whichever part is false). Under relabelling a layer keeps its
+whole time series, so noise that is correlated in time is allowed for. A depth whose smallest
+attainable p-value is above 0.05 (L = 4 or 5: a handful of relabellings) cannot show a reversal
+and is refused.
+
+The reversal step is where G crosses zero from the opposite sign to the end sign: linear
+interpolation of the unsmoothed G between the two snapshots that bracket it, with Fieller's 95%
+interval for that line's zero (`crossing`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from analysis.stats import ALPHA, band_contrasts, fieller
+
+CHUNK = 64  # data sets per block of the batched permutation test (bounds memory)
+
+
+@dataclass(frozen=True)
+class ReversalTest:
+    """Batched results: p-values `[...]`, the sign of G at the end, G averaged over the end."""
+
+    p_end: np.ndarray
+    p_opposite: np.ndarray
+    end_sign: np.ndarray
+    end_gradient: np.ndarray
+
+    @property
+    def p(self) -> np.ndarray:
+        """p-value of the intersection–union test (the larger of the two)."""
+        return np.maximum(self.p_end, self.p_opposite)
+
+
+def end_window(n_steps: int, tail: float) -> int:
+    """Snapshots in the final window (at least 2, at most half the run)."""
+    return max(2, min(n_steps // 2, math.ceil(tail * n_steps)))
+
+
+def band_gradient(c: np.ndarray) -> np.ndarray:
+    """G(t) `[..., T]` of compression `[..., T, L]`."""
+    return c @ band_contrasts(c.shape[-1]).weights[0]
+
+
+def reversal_test(c: np.ndarray, tail: float = 0.2) -> ReversalTest:
+    """Both permutation tests for every data set of c `[..., T, L]` (complete data)."""
+    c = np.asarray(c, float)
+    lead, (n_steps, n_layers) = c.shape[:-2], c.shape[-2:]
+    flat = c.reshape(-1, n_steps, n_layers)
+    weights = band_contrasts(n_layers).weights  # [P, L]
+    contrasts = band_contrasts(n_layers)
+    n_end = end_window(n_steps, tail)
+    out = np.empty((4, flat.shape[0]))
+    for start in range(0, flat.shape[0], CHUNK):
+        g = flat[start : start + CHUNK] @ weights.T  # [b, T, P]
+        end = g[:, -n_end:].mean(1)  # [b, P]
+        sign = np.sign(end)
+        before = g[:, :-n_end] * -sign[:, None, :]
+        excursion = before.max(1)
+        block = slice(start, start + CHUNK)
+        out[0, block] = contrasts.pvalue(np.abs(end))
+        out[1, block] = contrasts.pvalue(excursion)
+        out[2, block] = sign[:, 0]
+        out[3, block] = end[:, 0]
+    p_end, p_opp, sign, end = (row.reshape(lead) for row in out)
+    return ReversalTest(p_end, p_opp, sign, end)
+
+
+def min_reversal_p(n_layers: int) -> float:
+    """Smallest p-value the reversal test can reach with this many layers."""
+    return band_contrasts(n_layers).min_pvalue if n_layers >= 3 else 1.0
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """Zero crossing of G `[...]` (steps) with its 95% Fieller interval; NaN where none."""
+
+    step: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+
+
+def baseline_variance(raw: np.ndarray, smooth: np.ndarray) -> np.ndarray:
+    """Variance `[...]` that the first snapshot's noise adds to G at every later step.
+
+    c is relative to R_s(t₀), so the noise of that one snapshot shifts a layer's whole curve by
+    ≈ e₀·(1 − c). It is measured like every other snapshot: its relative variance is that of
+    the snapshot-to-snapshot noise (residuals of raw c around its 3-snapshot mean, × 3/2).
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = (raw - smooth) / (1 - smooth)
+    noise = 1.5 * np.nanvar(rel[..., 1:-1, :], axis=-2)  # [..., L]
+    weights = band_contrasts(raw.shape[-1]).weights[0]
+    level = 1 - np.nanmean(smooth[..., -raw.shape[-2] // 2 :, :], axis=-2)
+    return (weights**2 * noise * level**2).sum(-1)
+
+
+def crossing(
+    steps: np.ndarray,
+    g_smooth: np.ndarray,
+    g_raw: np.ndarray,
+    end_sign: np.ndarray,
+    baseline_var: np.ndarray,
+    tail: float = 0.2,
+) -> Crossing:
+    """Where G turns from the opposite sign to the end sign (batched over leading axes).
+
+    The smoothed G picks the pair of snapshots that brackets the crossing; the line through
+    the unsmoothed G at those two gives the step, and Fieller's interval for the line's zero
+    uses the snapshot noise of G (residuals of raw G around its 3-snapshot mean over the whole
+    run, × 3/2) plus `baseline_var`, the shift the first snapshot's noise gives every value.
+    Only two snapshots enter, so a kink of G nearby (a layer starting to compress) biases it
+    no more than linear interpolation does.
+    """
+    steps = np.asarray(steps, float)
+    n_steps = len(steps)
+    n_end = end_window(n_steps, tail)
+    signed = g_smooth * end_sign[..., None]
+    before = np.where(np.arange(n_steps) < n_steps - n_end, -signed, -np.inf)
+    extreme = before.argmax(-1)
+    index = np.arange(n_steps)
+    up = (signed > 0) & (np.roll(signed, 1, -1) <= 0) & (index > extreme[..., None]) & (index > 0)
+    found = up.any(-1)
+    j = np.where(found, up.argmax(-1), 1)
+    # the raw sign change nearest the smoothed one (smoothing drags a crossing near a kink)
+    raw = g_raw * end_sign[..., None]
+    raw_up = (raw > 0) & (np.roll(raw, 1, -1) <= 0) & (index > extreme[..., None]) & (index > 0)
+    distance = np.where(raw_up, np.abs(index - j[..., None]), n_steps)
+    j = np.where(raw_up.any(-1), distance.argmin(-1), j)
+    a = np.take_along_axis(g_raw, (j - 1)[..., None], -1)[..., 0]
+    b = np.take_along_axis(g_raw, j[..., None], -1)[..., 0]
+    width = steps[j] - steps[j - 1]
+    noise = 1.5 * np.nanvar((g_raw - g_smooth)[..., 1:-1], axis=-1)
+    level, slope = (a + b) / 2, (b - a) / width
+    lo, hi = fieller(-level, slope, noise / 2 + baseline_var, 2 * noise / width**2, 0.0, n_steps)
+    centre = (steps[j] + steps[j - 1]) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        step = centre - level / slope
+    nan = np.full(np.shape(step), np.nan)
+    return Crossing(
+        np.where(found, step, nan),
+        np.where(found, centre + lo, nan),
+        np.where(found, centre + hi, nan),
+    )
+
+
+def decide(test: ReversalTest) -> np.ndarray:
+    """Reversal supported: both parts significant at 5%."""
+    return (test.p_end < ALPHA) & (test.p_opposite < ALPHA)
