@@ -101,6 +101,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         (f"{T_DATA}::test_document_split_partitions_the_text_by_lines",),
     ),
     Mutation(
+        "split-skips-a-leading-line-break",
+        "a document split partitions the text (a line break at index 0 counts)",
+        "train/corpora.py",
+        "cut = newline + 1 if newline >= 0 else cut",
+        "cut = newline + 1 if newline > 0 else cut",
+        (f"{T_DATA}::test_a_document_opening_with_a_blank_line_is_still_cut_at_a_line_break",),
+    ),
+    Mutation(
         "truncate-one-entry-too-few",
         "truncate_after(s) keeps exactly the steps <= s",
         "spectral_jax/store.py",
