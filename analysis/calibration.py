@@ -307,7 +307,7 @@ def two_timescale_coverage(
     steps = np.arange(0, 2001, 50).astype(float)
     s, x = steps / steps[-1], rel_depth(layers)
     tau_f, tau_s, delay = 100.0, 600.0, 800.0
-    c = fast_basis(s, x, tau_f / steps[-1], delay / steps[-1], 0.002) @ np.array([0.3, 0.3, 0.0])
+    c = fast_basis(s, x, tau_f / steps[-1], delay / steps[-1], 0.002) @ np.array([0.3, 0.3])
     target = 3 - 2 * (x - 0.35) ** 2
     decay = np.exp(-steps / tau_s)[:, None]
     alpha = target * (1 - decay) + 5 * decay

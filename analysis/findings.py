@@ -7,6 +7,7 @@ too few layers, snapshots or compressing layers; the reason is given).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,12 @@ def run_caveats(summary: dict[str, Any]) -> tuple[str, ...]:
             f"the probe interval ({spacing:g} steps) is not much shorter than the compression "
             f"time (τ_fast ≈ {fit['tau_fast']:.3g} steps)"
         )
+    span = (run.get("last_step") or 0) - (run.get("first_step") or 0)
+    if fit.get("tau_slow") is not None and span and fit["tau_slow"] > span:
+        out.append(
+            f"τ_slow ≈ {fit['tau_slow']:.3g} steps is longer than the run ({span} steps): the "
+            "slow timescale is extrapolated"
+        )
     prof = summary.get("alpha_profile", {})
     if prof.get("low_quality_fits"):
         out.append(
@@ -68,60 +75,81 @@ def run_caveats(summary: dict[str, Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _claim(claim: str, section: dict[str, Any], decision: str, estimate: str, *why: str) -> Finding:
+    """A finding whose verdict is `section[decision]`, caveats the reasons under `why`."""
+    return Finding(
+        claim=claim,
+        verdict=_verdict(section.get(decision)),
+        estimate=estimate,
+        caveats=_why(section, decision, *why),
+    )
+
+
 def run_findings(summary: dict[str, Any]) -> list[Finding]:
-    """The six lifecycle claims for one run (or a seed group's pooled summary)."""
+    """The six lifecycle claims for one run."""
     wave, prof = summary.get("wave", {}), summary.get("alpha_profile", {})
     asym, fit = summary.get("asymmetry", {}), summary.get("two_timescale", {})
     direction = wave.get("direction")
     has_wave = wave.get("has_wave")
-    wave_verdict = _verdict(None if has_wave is None else has_wave and direction == "early_to_late")
+    early_to_late = None if has_wave is None else has_wave and direction == "early_to_late"
     ratio_ci = fit.get("ratio_ci")
     two = None if fit.get("ratio") is None else bool(ratio_ci and ratio_ci[0] > 1)
     aic = (fit.get("delta_aic") or {}).get("one_timescale")
+    wave_finding = _claim(
+        "Compression travels from early to late layers (wave)",
+        {**wave, "early_to_late": early_to_late},
+        "early_to_late",
+        f"speed {_ci(wave.get('speed'), wave.get('speed_ci'), ' layers/1k steps')}; exact "
+        f"Spearman p = {fmt(wave.get('spearman_p'), 2)}",
+        "has_wave",
+        "speed_ci",
+    )
+    if direction == "late_to_early":
+        wave_finding = dataclasses.replace(
+            wave_finding, caveats=(*wave_finding.caveats, "the wave runs late to early")
+        )
     return [
-        Finding(
-            claim="Compression travels from early to late layers (wave)",
-            verdict=wave_verdict,
-            estimate=f"speed {_ci(wave.get('speed'), wave.get('speed_ci'), ' layers/1k steps')}"
-            f"; exact Spearman p = {fmt(wave.get('spearman_p'), 2)}",
-            caveats=_why(wave, "has_wave", "speed_ci")
-            + (("the wave runs late to early",) if direction == "late_to_early" else ()),
+        wave_finding,
+        _claim(
+            "The early–late gradient G(t) reverses",
+            wave,
+            "has_reversal",
+            f"reversal at step {_ci(wave.get('reversal_step'), wave.get('reversal_step_ci'))}; "
+            f"p = {fmt(wave.get('reversal_p'), 2)}",
+            "reversal_step_ci",
         ),
-        Finding(
-            claim="The early–late gradient G(t) reverses",
-            verdict=_verdict(wave.get("has_reversal")),
-            estimate=f"reversal at step {_ci(wave.get('reversal_step'), wave.get('reversal_step_ci'))}"
-            f"; p = {fmt(wave.get('reversal_p'), 2)}",
-            caveats=_why(wave, "has_reversal", "reversal_step_ci"),
-        ),
-        Finding(
-            claim="α forms an inverted U over depth",
-            verdict=_verdict(prof.get("is_inverted_u")),
-            estimate=f"vertex {_ci(prof.get('vertex'), prof.get('vertex_ci'))}, curvature "
+        _claim(
+            "α forms an inverted U over depth",
+            prof,
+            "is_inverted_u",
+            f"vertex {_ci(prof.get('vertex'), prof.get('vertex_ci'))}, curvature "
             f"{_ci(prof.get('curvature'), prof.get('curvature_ci'))}; two-lines p = "
             f"{fmt(prof.get('inverted_u_p'), 2)}",
-            caveats=_why(prof, "is_inverted_u", "vertex_ci", "coef"),
+            "vertex_ci",
+            "coef",
         ),
-        Finding(
-            claim="The α depth profile persists (stopped moving over the final third)",
-            verdict=_verdict(prof.get("is_persistent")),
-            estimate=f"shape change over the final third {fmt(prof.get('drift'), 2)} of the "
-            f"profile; Δα = {fmt(prof.get('delta_alpha'), 3)}",
-            caveats=_why(prof, "is_persistent", "settle_step"),
+        _claim(
+            "The α depth profile persists (stopped moving over the final third)",
+            prof,
+            "is_persistent",
+            f"shape change over the final third {fmt(prof.get('drift'), 2)} of the profile; "
+            f"Δα = {fmt(prof.get('delta_alpha'), 3)}",
+            "settle_step",
         ),
-        Finding(
-            claim="Q/K carry the depth dependence, V/O compress uniformly",
-            verdict=_verdict(asym.get("asymmetric")),
-            estimate=f"ln-onset slope Q/K {_ci(asym.get('qk_slope'), asym.get('qk_slope_ci'))}, "
+        _claim(
+            "Q/K carry the depth dependence, V/O compress uniformly",
+            asym,
+            "asymmetric",
+            f"ln-onset slope Q/K {_ci(asym.get('qk_slope'), asym.get('qk_slope_ci'))}, "
             f"V/O {_ci(asym.get('vo_slope'), asym.get('vo_slope_ci90'))} (90%)",
-            caveats=_why(asym, "asymmetric"),
         ),
-        Finding(
-            claim="Two timescales: α settles slower than compression",
-            verdict=_verdict(two),
-            estimate=f"τ_slow/τ_fast {_ci(fit.get('ratio'), ratio_ci)}; ΔAIC vs one timescale "
-            f"{fmt(aic, 3)}",
-            caveats=_why(fit, "fit", "at_bound"),
+        _claim(
+            "Two timescales: α settles slower than compression",
+            {**fit, "two_timescales": two},
+            "two_timescales",
+            f"τ_slow/τ_fast {_ci(fit.get('ratio'), ratio_ci)}; ΔAIC vs one timescale {fmt(aic, 3)}",
+            "fit",
+            "at_bound",
         ),
     ]
 
@@ -129,18 +157,19 @@ def run_findings(summary: dict[str, Any]) -> list[Finding]:
 def scaling_findings(scaling: dict[str, Any]) -> list[Finding]:
     """The scaling law and the vertex shift across depths."""
     return [
-        Finding(
-            claim="Δα grows (or shrinks) with depth as a power law (β ≠ 0)",
-            verdict=_verdict(scaling.get("beta_nonzero")),
-            estimate=f"β {_ci(scaling.get('beta'), scaling.get('beta_ci'))}; leave-one-out "
-            f"error {fmt(scaling.get('loo_error'), 2)}",
-            caveats=_why(scaling, "beta", "beta_nonzero", "points"),
+        _claim(
+            "Δα grows (or shrinks) with depth as a power law (β ≠ 0)",
+            scaling,
+            "beta_nonzero",
+            f"β {_ci(scaling.get('beta'), scaling.get('beta_ci'))}; leave-one-out error "
+            f"{fmt(scaling.get('loo_error'), 2)}",
+            "beta",
+            "points",
         ),
-        Finding(
-            claim="The inverted-U vertex moves with depth",
-            verdict=_verdict(scaling.get("vertex_moves")),
-            estimate="slope per ln L "
-            + _ci(scaling.get("vertex_slope"), scaling.get("vertex_slope_ci")),
-            caveats=_why(scaling, "vertex_moves"),
+        _claim(
+            "The inverted-U vertex moves with depth",
+            scaling,
+            "vertex_moves",
+            "slope per ln L " + _ci(scaling.get("vertex_slope"), scaling.get("vertex_slope_ci")),
         ),
     ]

@@ -3,17 +3,18 @@
 For layer l at relative depth x_l, with t counted from the first snapshot:
 
     fast (compression u_l ≈ c_l, wave.py):
-        du_l/dt = g(t − δ·x_l) · (a0 + a1·x_l − u_l) / τ_fast,     u_l(0) = u0
+        du_l/dt = g(t − δ·x_l) · (a0 + a1·x_l − u_l) / τ_fast,     u_l(0) = 0
         g(z) = 1 / (1 + exp(−z / ε))                                (a smooth switch)
     slow (α):
         dα_l/dt = (b0 + b1·x_l + b2·x_l² − α_l) / τ_slow,           α_l(0) = α0_l
 
-Both are linear ODEs with closed-form solutions: u_l = a_l + (u0 − a_l)·exp(−G_l(t)/τ_fast) with
+Both are linear ODEs with closed-form solutions: u_l = a_l·(1 − exp(−G_l(t)/τ_fast)) with
 G_l(t) = ∫₀ᵗ g(s − δ·x_l) ds = ε·[softplus((t − δx_l)/ε) − softplus(−δx_l/ε)], and
 α_l = T(x_l) + (α0_l − T(x_l))·exp(−t/τ_slow). Given the time constants the models are linear
-in the other parameters (a0, a1, u0; b0, b1, b2 and one free initial value α0_l per layer), so
+in the other parameters (a0, a1; b0, b1, b2 and one free initial value α0_l per layer), so
 those are solved exactly by least squares and only τ_fast, δ and τ_slow are searched
-(variable projection). Initial conditions are free: no single noisy snapshot is pinned.
+(variable projection). α's initial values are free: no single noisy snapshot is pinned
+(compression is 0 at the first snapshot by its definition, so u_l(0) = 0 is no assumption).
 
 Uncertainty: Gauss–Newton standard errors of log τ_fast, δ and log τ_slow with every linear
 parameter (the free start values included) counted against the degrees of freedom, inflated
@@ -86,11 +87,11 @@ def _softplus(z: np.ndarray) -> np.ndarray:
 
 
 def fast_basis(s: np.ndarray, x: np.ndarray, tau: float, delay: float, eps: float) -> np.ndarray:
-    """`[T, L, 3]` columns multiplying (a0, a1, u0) in the fast solution."""
+    """`[T, L, 2]` columns multiplying (a0, a1) in the fast solution."""
     lag = delay * x[None, :]
     gate = eps * (_softplus((s[:, None] - lag) / eps) - _softplus(-lag / eps))
-    decay = np.exp(-gate / tau)
-    return np.stack([1 - decay, x[None, :] * (1 - decay), decay], -1)
+    rise = 1 - np.exp(-gate / tau)
+    return np.stack([rise, x[None, :] * rise], -1)
 
 
 def solve_dense(basis: np.ndarray, y: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -212,42 +213,40 @@ class _Model:
         return [n for n, hit in zip(names, near, strict=True) if hit]
 
 
+def _dense_model(basis: Callable[[np.ndarray], np.ndarray], bounds: list[np.ndarray]) -> _Model:
+    """A model whose solution is a dense basis; `bounds` per searched parameter (grid ends)."""
+    lower, upper = np.array([b[0] for b in bounds]), np.array([b[-1] for b in bounds])
+    return _Model(lambda th, y, ok: solve_dense(basis(th), y, ok), basis, lower, upper, bounds)
+
+
+def _slow_model(s: np.ndarray, depth: np.ndarray, log_tau: np.ndarray) -> _Model:
+    """The slow solution with depth target `depth @ b`, searched over log τ."""
+
+    def decay(th: np.ndarray) -> np.ndarray:
+        return np.exp(-s / math.exp(th[0]))
+
+    return _Model(
+        lambda th, y, ok: solve_slow(decay(th), depth, y, ok),
+        lambda th: slow_design(decay(th), depth),
+        log_tau[:1],
+        log_tau[-1:],
+        [log_tau],
+    )
+
+
 def _models(s: np.ndarray, x: np.ndarray, eps: float, spacing: float) -> dict[str, _Model]:
     """Search spaces in log τ (and δ for the fast model), scaled time."""
-    lf = np.log([FAST_TAU[0] * spacing, FAST_TAU[1]])
-    ls = np.log([SLOW_TAU[0] * spacing, SLOW_TAU[1]])
-    quad, flat = polynomial_design(x, 2), polynomial_design(x, 0)
+    fast_tau = np.linspace(*np.log([FAST_TAU[0] * spacing, FAST_TAU[1]]), 30)
+    slow_tau = np.linspace(*np.log([SLOW_TAU[0] * spacing, SLOW_TAU[1]]), 30)
+    delay = np.linspace(0, 1, 11)
+    fast = _dense_model(lambda th: fast_basis(s, x, math.exp(th[0]), th[1], eps), [fast_tau, delay])
     return {
-        "fast": _Model(
-            lambda th, y, ok: solve_dense(fast_basis(s, x, math.exp(th[0]), th[1], eps), y, ok),
-            lambda th: fast_basis(s, x, math.exp(th[0]), th[1], eps),
-            np.array([lf[0], 0.0]),
-            np.array([lf[1], 1.0]),
-            [np.linspace(*lf, 12), np.linspace(0, 0.9, 10)],
+        "fast": fast,
+        "slow": _slow_model(s, polynomial_design(x, 2), slow_tau),
+        "fast_flat": _dense_model(
+            lambda th: fast_basis(s, x, math.exp(th[0]), 0.0, eps)[..., :1], [fast_tau]
         ),
-        "slow": _Model(
-            lambda th, y, ok: solve_slow(np.exp(-s / math.exp(th[0])), quad, y, ok),
-            lambda th: slow_design(np.exp(-s / math.exp(th[0])), quad),
-            np.array([ls[0]]),
-            np.array([ls[1]]),
-            [np.linspace(*ls, 30)],
-        ),
-        "fast_flat": _Model(
-            lambda th, y, ok: solve_dense(
-                fast_basis(s, x, math.exp(th[0]), 0.0, eps)[..., [0, 2]], y, ok
-            ),
-            lambda th: fast_basis(s, x, math.exp(th[0]), 0.0, eps)[..., [0, 2]],
-            np.array([lf[0]]),
-            np.array([lf[1]]),
-            [np.linspace(*lf, 30)],
-        ),
-        "slow_flat": _Model(
-            lambda th, y, ok: solve_slow(np.exp(-s / math.exp(th[0])), flat, y, ok),
-            lambda th: slow_design(np.exp(-s / math.exp(th[0])), flat),
-            np.array([ls[0]]),
-            np.array([ls[1]]),
-            [np.linspace(*ls, 30)],
-        ),
+        "slow_flat": _slow_model(s, polynomial_design(x, 0), slow_tau),
     }
 
 
@@ -307,7 +306,7 @@ def _fit_all(
         "tau_fast": math.exp(fits["fast"].theta[0]) * span,
         "delay": fits["fast"].theta[1] * span,
         "tau_slow": math.exp(fits["slow"].theta[0]) * span,
-        **dict(zip(("a0", "a1", "u0"), fits["fast"].coef.tolist(), strict=True)),
+        **dict(zip(("a0", "a1"), fits["fast"].coef.tolist(), strict=True)),
         **dict(zip(("b0", "b1", "b2"), fits["slow"].coef[:3].tolist(), strict=True)),
     }
     at_bound = [n for k in fits for n in models[k].bound_names(fits[k].theta, names[k])]
@@ -370,10 +369,10 @@ def _compare(
             + 2 * k
         )
 
-    full = aic(fits["fast"].ssr, fits["slow"].ssr, 5 + 4 + n_layers)
+    full = aic(fits["fast"].ssr, fits["slow"].ssr, 4 + 4 + n_layers)
     flat_fast = models["fast_flat"].fit(y["fast"], ok["fast"])
     flat_slow = models["slow_flat"].fit(y["slow"], ok["slow"])
-    flat = aic(flat_fast.ssr, flat_slow.ssr, 3 + 2 + n_layers)
+    flat = aic(flat_fast.ssr, flat_slow.ssr, 2 + 2 + n_layers)
 
     def shared(theta: np.ndarray) -> float:
         log_tau, delay = theta
@@ -382,7 +381,7 @@ def _compare(
             _, fitted = models[key].solve(theta_k, y[key], ok[key])
             r = (fitted - y[key])[ok[key]]
             ssr.append(float(r @ r))
-        return aic(ssr[0], ssr[1], 4 + 3 + n_layers)
+        return aic(ssr[0], ssr[1], 3 + 3 + n_layers)
 
     lo = max(models["fast"].lower[0], models["slow"].lower[0])
     hi = min(models["fast"].upper[0], models["slow"].upper[0])

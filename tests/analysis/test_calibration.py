@@ -3,7 +3,8 @@ covering planted truth at their nominal 95%, and refusals where the depth cannot
 
 Rates are judged by binomial tests at 1% (`Rate.above`, `Rate.differs`), seeds are fixed, and
 the simulations are batched through the analyses' own cores. The `slow` test runs the full
-table of `bench/calibration.py` at depths 4, 8, 12 and 24.
+table of `bench/calibration.py` at depths 4, 8, 12 and 24 (false positives not above 5%,
+coverage within 5 points of 95%).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def test_full_calibration_table() -> None:
     from bench.calibration import table
 
     for row in table(n=2000):
-        if row.kind == "false positives":
+        if row.kind == "false positives" and row.checked:
             assert row.rate.refused or not row.rate.above(0.05), row
         elif row.nominal is not None and row.checked:
-            assert not row.rate.differs(row.nominal), row
+            assert abs(row.rate.rate - row.nominal) <= 0.05, row

@@ -33,7 +33,7 @@ def test_a_four_layer_run_states_what_it_cannot_show(tmp_path: Path) -> None:
 def test_low_quality_fits_and_a_coarse_probe_are_caveats(tmp_path: Path) -> None:
     frame = planted.lifecycle_frame(n_layers=6, steps=np.arange(0, 4001, 250))
     frame.loc[frame.layer == 1, "alpha_n"] = 4.0
-    _, summary = analyse(Run.from_frame(frame))
+    _, summary = analyse(Run.from_frame(frame), kinds=("q", "k"))
     caveats = " ".join(summary["caveats"])
-    assert f"{17 * 4} of {17 * 4 * 6} α fits low quality" in caveats
+    assert f"{17 * 2} of {17 * 2 * 6} α fits low quality" in caveats
     assert "probe interval (250 steps)" in caveats  # τ_fast = 200 steps

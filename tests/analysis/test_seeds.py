@@ -15,7 +15,7 @@ from analysis.simulate import write_run
 from tests.analysis import planted
 from tests.analysis.reports import check_report
 
-STEPS = np.arange(0, 4001, 100)
+STEPS = np.arange(0, 4001, 200)
 
 
 def _run(root: Path, seed: int, layers: int = 6) -> Path:
