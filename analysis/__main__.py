@@ -25,11 +25,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         choices=["alpha", "alpha_rank"],
         help="which α to analyse (default: alpha, the tail MLE)",
     )
-    common.add_argument(
-        "--kinds",
-        default=None,
-        help="comma-separated kinds, e.g. q,k (default: every per-layer kind)",
-    )
+    common.add_argument("--kinds", default=None, help=checkpoint_cli.KINDS_HELP)
     report = sub.add_parser(
         "report",
         parents=[common],

@@ -12,17 +12,14 @@ import sys
 COMMANDS = ("pretrained", "series")
 METHODS = ("auto", "svd", "gram", "gram64")  # spectral_jax.singular_values.METHODS
 EXIT_USAGE = 2
+KINDS_HELP = "comma-separated kinds, e.g. q,k (default: every per-layer kind)"
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add the `pretrained` and `series` subcommands to the analysis CLI."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--out", required=True, help="output directory")
-    common.add_argument(
-        "--kinds",
-        default=None,
-        help="comma-separated kinds, e.g. q,k (default: every per-layer kind)",
-    )
+    common.add_argument("--kinds", default=None, help=KINDS_HELP)
     common.add_argument(
         "--method", default="auto", choices=METHODS, help="singular value method (default auto)"
     )

@@ -176,26 +176,19 @@ class Transformer(nnx.Module):
         self.cfg = cfg  # static (frozen, hashable): lives in the graphdef
         dtype, param_dtype = jnp.dtype(cfg.dtype), jnp.dtype(cfg.param_dtype)
         init = nnx.initializers.normal(cfg.init_std)
-        self.embed = nnx.Embed(
-            cfg.vocab_size,
-            cfg.d_model,
-            embedding_init=init,
-            dtype=dtype,
-            param_dtype=param_dtype,
-            rngs=rngs,
-        )
-        self.pos_embed = (
-            nnx.Embed(
-                cfg.max_seq_len,
+
+        def table(rows: int) -> nnx.Embed:
+            return nnx.Embed(
+                rows,
                 cfg.d_model,
                 embedding_init=init,
                 dtype=dtype,
                 param_dtype=param_dtype,
                 rngs=rngs,
             )
-            if cfg.positions == "learned"
-            else None
-        )
+
+        self.embed = table(cfg.vocab_size)
+        self.pos_embed = table(cfg.max_seq_len) if cfg.positions == "learned" else None
         # flax 0.12: a plain list of Modules is refused as a static attribute; nnx.List is data.
         self.blocks = nnx.List([Block(cfg, rngs=rngs) for _ in range(cfg.n_layers)])
         self.norm_out = _norm(cfg, rngs)

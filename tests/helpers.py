@@ -116,3 +116,39 @@ def last_text(logdir: Path, tag: str) -> str:
 def blas_threads() -> list[int]:
     """Thread limit of every BLAS library loaded in this process."""
     return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+LIFECYCLE_NOTEBOOK = REPO / "notebooks" / "lifecycle.ipynb"
+
+
+def execute_lifecycle_notebook(run: Path, model: Path) -> list:
+    """Run `notebooks/lifecycle.ipynb` on `run` (SPECTRAL_RUN) with `model` for its layer
+    importance section (SPECTRAL_MODEL); returns every code cell's outputs, none an error."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(LIFECYCLE_NOTEBOOK, as_version=4)
+    env = {
+        "SPECTRAL_RUN": str(run),
+        "SPECTRAL_MODEL": str(model),
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)  # the kernel inherits the environment when it starts
+    try:
+        NotebookClient(
+            notebook,
+            timeout=180,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(LIFECYCLE_NOTEBOOK.parent)}},
+        ).execute()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    errors = [o for o in outputs if o.output_type == "error"]
+    assert not errors, errors[0].get("evalue")
+    return outputs

@@ -25,6 +25,9 @@ from spectral_jax.model_config import ModelConfig
 PLANTED = (1, 3)
 CFG = ModelConfig(n_layers=5, d_model=32, n_heads=2, d_ff=64, vocab_size=32, max_seq_len=16)
 
+# The documented leading columns of pruning.csv and PruningResult.table.
+PRUNING_COLUMNS = ["strategy", "n_removed", "removed_layers", "loss", "perplexity"]
+
 
 def markov_stream(n: int, vocab: int = 32, seed: int = 0) -> np.ndarray:
     """n ids of one fixed Markov chain in which each token has two successors (probabilities

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from nbclient import NotebookClient
 from safetensors.numpy import load_file
 
 from analysis.__main__ import main
@@ -18,9 +16,9 @@ from analysis.run import load_run
 from spectral_jax.metrics import METRIC_NAMES
 from spectral_jax.store import SpectraStore
 from spectral_jax.synthetic_checkpoints import gpt2_config, neox_config, write_checkpoint
+from tests.helpers import execute_lifecycle_notebook
 
 KINDS = ["k", "mlp_in", "mlp_out", "o", "q", "v"]
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "lifecycle.ipynb"
 HEADS, D_MODEL = 4, 32
 
 
@@ -113,20 +111,11 @@ def test_series_is_one_store_resumable_and_reportable(
     assert len(pd.read_csv(out / "metrics.csv")) == 3 * 3 * len(KINDS)
 
 
-def test_notebook_reads_a_series(checkpoints: Path, tmp_path: Path, monkeypatch) -> None:
+def test_notebook_reads_a_series(checkpoints: Path, tmp_path: Path) -> None:
     out = tmp_path / "series"
     assert main(["series", str(checkpoints / "series"), "--out", str(out)]) == 0
-    monkeypatch.setenv("SPECTRAL_RUN", str(out))
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(
-        notebook,
-        timeout=180,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
-    ).execute()
-    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
+    last = sorted((checkpoints / "series").glob("step*"), key=lambda p: int(p.name[4:]))[-1]
+    execute_lifecycle_notebook(out, last)
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from analysis.eval_data import DataError, load_eval_data, take_windows
 from analysis.model_source import SourceError, load_source
 from spectral_jax.model import Transformer
 from spectral_jax.synthetic_checkpoints import gpt2_config, neox_config, write_checkpoint
-from tests.analysis.importance_planted import write_tokens
+from tests.analysis.importance_planted import PRUNING_COLUMNS, write_tokens
 
 pytestmark = pytest.mark.filterwarnings("ignore:degenerate spectra")
 REPO = Path(__file__).resolve().parents[2]
@@ -93,13 +93,7 @@ def test_prune_on_a_neox_checkpoint_with_token_file(sources: dict, tmp_path: Pat
     args = ["prune", str(sources["neox"]), "--out", str(out), "--data", data, "--max-remove", "2"]
     assert main([*args, *FAST]) == 0
     table = pd.read_csv(out / "pruning.csv", keep_default_na=False)
-    assert list(table.columns[:5]) == [
-        "strategy",
-        "n_removed",
-        "removed_layers",
-        "loss",
-        "perplexity",
-    ]
+    assert list(table.columns[:5]) == PRUNING_COLUMNS
     assert len(table) == 1 + 8 * 2  # the full model, 8 strategies x n = 1, 2
     last = table[(table.strategy == "last_n") & (table.n_removed == 2)].iloc[0]
     assert last["removed_layers"] == "1,2"

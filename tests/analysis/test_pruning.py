@@ -20,7 +20,7 @@ from analysis.pruning import (
     pruning_from,
     ranked,
 )
-from tests.analysis.importance_planted import PLANTED, planted_setup
+from tests.analysis.importance_planted import PLANTED, PRUNING_COLUMNS, planted_setup
 
 pytestmark = pytest.mark.filterwarnings("ignore:degenerate spectra")
 
@@ -80,13 +80,7 @@ def test_planted_identity_blocks_are_what_block_influence_removes_first(result) 
 def test_table_scores_every_choice_on_the_evaluation_half(result) -> None:
     setup = planted_setup()
     table = result.table
-    assert list(table.columns[:5]) == [
-        "strategy",
-        "n_removed",
-        "removed_layers",
-        "loss",
-        "perplexity",
-    ]
+    assert list(table.columns[:5]) == PRUNING_COLUMNS
     assert set(table["strategy"]) == {"none", *STRATEGIES}
     row = table[(table.strategy == "last_n") & (table.n_removed == 2)].iloc[0]
     assert row["removed_layers"] == "2,3"
