@@ -6,6 +6,14 @@ the spectra store's entry layout `{"sigma": {kind: [layers, k]}, "metrics": {met
 [layers]}}}` with each kind's layers in ascending order. It is traceable (usable inside the
 trainer's own jit); called eagerly it goes through a jitted function cached per set of shapes
 and warns about every matrix whose metrics are NaN.
+
+With a `mesh`, the work is divided: each shape group's stack is split along its stack axis over
+every device of the mesh (zero-padded to a multiple of the device count), each device
+decomposes its own whole matrices (`shard_map`), and the small results are left for the caller
+to gather (an `io_callback` gathers them to one device once). Matrices sharded FSDP-style reach
+their device group by group, each group after the previous one's decomposition, so no device
+holds more than a group's share at once. The values equal the unsharded probe's: every matrix
+goes through the same per-matrix kernels.
 """
 
 from __future__ import annotations
@@ -18,10 +26,11 @@ from collections.abc import Mapping
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from spectral_jax.host_blas import single_threaded_blas
 from spectral_jax.metrics import METRIC_NAMES, spectral_metrics
-from spectral_jax.singular_values import resolve_method, singular_values
+from spectral_jax.singular_values import current_backend, resolve_method, singular_values
 
 Key = tuple[int, str]
 Entry = dict[str, dict]
@@ -34,7 +43,68 @@ def _after(x: jax.Array, previous: jax.Array) -> jax.Array:
     return jax.lax.cond(jnp.isnan(previous.ravel()[0]), jnp.copy, jnp.copy, x)
 
 
-def _probe(named: Mapping[Key, jax.Array], method: str, backend: str | None) -> Entry:
+def _decompose(
+    stack: jax.Array, method: str, backend: str | None, one_at_a_time: bool = False
+) -> tuple[jax.Array, dict]:
+    if one_at_a_time:
+        one = functools.partial(singular_values, method=method, backend=backend)
+        sigma = jax.lax.map(one, stack)
+    else:
+        sigma = singular_values(stack, method, backend=backend)
+    return sigma, spectral_metrics(sigma)
+
+
+def splits_over(
+    shape: tuple[int, ...], method: str, mesh: Mesh | None, backend: str | None = None
+) -> bool:
+    """Whether `probe(..., mesh=mesh)` divides the decompositions of `[..., m, n]` matrices
+    over the mesh's devices.
+
+    Not on a mesh of one, and not on CPU devices for the host route (`gram`, `gram64` with the
+    CPU backend): simulated CPU devices share the host's cores, which that route's LAPACK calls
+    already use all of, and a host callback in a program whose other devices wait in
+    collectives can deadlock XLA:CPU's small thread pool. Such a group is decomposed whole."""
+    if mesh is None or mesh.size == 1:
+        return False
+    host_route = (backend or current_backend()) == "cpu" and resolve_method(
+        method, backend, shape
+    ) in ("gram", "gram64")
+    return not (host_route and mesh.devices.flat[0].platform == "cpu")
+
+
+def _decompose_split(
+    stack: jax.Array, method: str, backend: str | None, mesh: Mesh
+) -> tuple[jax.Array, dict]:
+    """`_decompose` with the stack's matrices divided over every device of `mesh`.
+
+    The stack axis is split over the mesh axes last axis first, so matrices sharded along the
+    last axis (FSDP) reach their devices by an all-to-all, never as a full copy."""
+    count, share = stack.shape[0], -(-stack.shape[0] // mesh.size)
+    if share * mesh.size != count:  # zero matrices fill the last devices' shares; dropped below
+        padding = jnp.zeros((share * mesh.size - count, *stack.shape[1:]), stack.dtype)
+        stack = jnp.concatenate([stack, padding])
+    spec = PartitionSpec(tuple(reversed(mesh.axis_names)))
+    # XLA:CPU's batched LAPACK kernels split their batch over the intra-op pool that every
+    # simulated CPU device shares, and wait for it: run on several devices at once they can take
+    # every pool thread and deadlock (as in `_after`). One matrix at a time never waits on it.
+    one_at_a_time = mesh.devices.flat[0].platform == "cpu"
+    sigma, metrics = jax.shard_map(
+        functools.partial(_decompose, method=method, backend=backend, one_at_a_time=one_at_a_time),
+        mesh=mesh,
+        in_specs=spec,
+        out_specs=spec,
+        check_vma=False,
+    )(stack)
+    # One all-gather of the group's (small) results, rather than one transfer per matrix below.
+    sigma, metrics = jax.lax.with_sharding_constraint(
+        (sigma, metrics), NamedSharding(mesh, PartitionSpec())
+    )
+    return sigma[:count], {name: values[:count] for name, values in metrics.items()}
+
+
+def _probe(
+    named: Mapping[Key, jax.Array], method: str, backend: str | None, mesh: Mesh | None = None
+) -> Entry:
     groups: dict[tuple[int, int], list[Key]] = defaultdict(list)
     for key in sorted(named, key=lambda key: (key[1], key[0])):
         groups[tuple(named[key].shape)].append(key)
@@ -48,9 +118,15 @@ def _probe(named: Mapping[Key, jax.Array], method: str, backend: str | None) -> 
             # kernels concurrently, and each blocks an intra-op pool thread waiting for batch
             # tasks queued on that same pool: with as many groups as threads, it deadlocks.
             stack = _after(stack, previous)
-        sigma = singular_values(stack, method, backend=backend)
+        if splits_over(stack.shape, method, mesh, backend):
+            sigma, metrics = _decompose_split(stack, method, backend, mesh)
+        else:
+            if mesh is not None:  # whole matrices: the same sums as on one device
+                stack = jax.lax.with_sharding_constraint(
+                    stack, NamedSharding(mesh, PartitionSpec())
+                )
+            sigma, metrics = _decompose(stack, method, backend)
         previous = sigma
-        metrics = spectral_metrics(sigma)
         for i, key in enumerate(keys):
             sigma_of[key] = sigma[i]
             metrics_of[key] = {name: values[i] for name, values in metrics.items()}
@@ -68,9 +144,11 @@ def _probe(named: Mapping[Key, jax.Array], method: str, backend: str | None) -> 
     }
 
 
-@functools.partial(jax.jit, static_argnames=("method", "backend"))
-def _probe_jit(named: Mapping[Key, jax.Array], method: str, backend: str | None) -> Entry:
-    return _probe(named, method, backend)
+@functools.partial(jax.jit, static_argnames=("method", "backend", "mesh"))
+def _probe_jit(
+    named: Mapping[Key, jax.Array], method: str, backend: str | None, mesh: Mesh | None
+) -> Entry:
+    return _probe(named, method, backend, mesh)
 
 
 def layers_by_kind(named: Mapping[Key, object]) -> dict[str, list[int]]:
@@ -93,11 +171,19 @@ def degenerate_entries(entry: Entry, layers: Mapping[str, list[int]]) -> list[Ke
 
 
 def probe(
-    named: Mapping[Key, jax.Array], method: str = "auto", *, backend: str | None = None
+    named: Mapping[Key, jax.Array],
+    method: str = "auto",
+    *,
+    backend: str | None = None,
+    mesh: Mesh | None = None,
 ) -> Entry:
     """Singular values and metrics of every matrix in `{(layer, kind): W}` (see module doc).
 
     `backend`: whose decomposition route to take (`singular_values`); default: the current one.
+    `mesh`: divide the decompositions over its devices (None: wherever the inputs are). Called
+    eagerly with a CPU mesh on which some group does not split (`splits_over`), the whole probe
+    runs on the mesh's first device instead: the same values, with no host callback inside a
+    multi-device CPU program.
     """
     if not named:
         raise ValueError("probe needs at least one matrix")
@@ -107,9 +193,13 @@ def probe(
     resolve_method(method, backend)  # validates both names before any work
     named = {key: jnp.asarray(value) for key, value in named.items()}
     if any(isinstance(v, jax.core.Tracer) for v in named.values()):
-        return _probe(named, method, backend)
+        return _probe(named, method, backend, mesh)
+    if mesh is not None and not all(
+        splits_over(value.shape, method, mesh, backend) for value in named.values()
+    ):
+        named, mesh = jax.device_put(named, mesh.devices.flat[0]), None
     with single_threaded_blas():  # the decompositions run between dispatch and device_get
-        entry = _probe_jit(named, method, backend)
+        entry = _probe_jit(named, method, backend, mesh)
         host_entry = jax.device_get(entry)
     bad = degenerate_entries(host_entry, layers_by_kind(named))
     if bad:

@@ -102,9 +102,31 @@ class SpectralConfig(_Section):
 
 
 class MeshConfig(_Section):
-    """Device mesh: data parallel over every device unless told otherwise."""
+    """Device mesh `data x fsdp`: data parallel over every device unless told otherwise.
 
-    data: int = -1  # devices along the data axis; -1 means all devices
+    `mesh.data * mesh.fsdp` must equal the device count (checked once the devices are known,
+    `train.mesh.mesh_shape`); -1 on one axis means "the devices the other leaves". Setting only
+    `mesh.fsdp=-1` makes the data axis 1, so `mesh.fsdp=-1` alone means FSDP over every device.
+    """
+
+    data: int = -1  # devices along the data-parallel axis; -1: the devices fsdp leaves
+    fsdp: int = 1  # devices that shard parameters and optimizer state; -1: the rest
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fsdp_takes_the_rest(cls, values: Any) -> Any:
+        if isinstance(values, dict) and values.get("fsdp") == -1 and "data" not in values:
+            return {**values, "data": 1}
+        return values
+
+    @model_validator(mode="after")
+    def _check_axes(self) -> MeshConfig:
+        for key, value in (("mesh.data", self.data), ("mesh.fsdp", self.fsdp)):
+            if value == 0 or value < -1:
+                raise ValueError(f"{key} must be a positive device count or -1 (got {value})")
+        if self.data == -1 and self.fsdp == -1:
+            raise ValueError("mesh.data and mesh.fsdp cannot both be -1 (set one of them)")
+        return self
 
 
 class Config(_Section):

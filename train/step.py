@@ -1,4 +1,7 @@
-"""The pure, jitted train and eval steps (NNX split once, merge inside the step)."""
+"""The train state, built on its mesh, and the pure, jitted train and eval steps (NNX split
+once, merge inside the step). Parameters and optimizer state are laid out by
+`train.sharding.state_shardings` (FSDP along `fsdp`), batches by `train.mesh.batch_sharding`;
+XLA inserts the all-gathers of weights and the reduce-scatters of gradients."""
 
 from __future__ import annotations
 
@@ -11,7 +14,10 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh
 
+from spectral_jax.model import Transformer
+from spectral_jax.model_config import ModelConfig
 from train.mesh import batch_sharding, replicated
+from train.sharding import state_shardings
 
 TrainState = dict[str, Any]  # {"step": int32[], "params": nnx.State, "opt_state": optax state}
 Batch = dict[str, jax.Array]
@@ -25,6 +31,27 @@ def cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
 
 def init_state(params: nnx.State, tx: optax.GradientTransformation) -> TrainState:
     return {"step": jnp.zeros((), jnp.int32), "params": params, "opt_state": tx.init(params)}
+
+
+def create_state(
+    model_cfg: ModelConfig, seed: int, tx: optax.GradientTransformation, mesh: Mesh
+) -> tuple[nnx.GraphDef, nnx.State, TrainState]:
+    """`(graphdef, rest, state)` of a freshly initialised model, the state already sharded.
+
+    Initialisation runs inside one jit whose outputs carry the FSDP shardings, so no device
+    ever holds the whole model or its optimizer state (values equal an eager init's).
+    """
+
+    def build() -> tuple[TrainState, nnx.State]:
+        model = Transformer(model_cfg, rngs=nnx.Rngs(seed))
+        _, params, rest = nnx.split(model, nnx.Param, ...)
+        return init_state(params, tx), rest
+
+    graphdef = nnx.graphdef(nnx.eval_shape(lambda: Transformer(model_cfg, rngs=nnx.Rngs(seed))))
+    abstract_state, _ = jax.eval_shape(build)
+    shardings = (state_shardings(abstract_state, mesh), replicated(mesh))
+    state, rest = jax.jit(build, out_shardings=shardings)()
+    return graphdef, rest, state
 
 
 def _loss_fn(graphdef: nnx.GraphDef, rest: nnx.State, dropout: bool) -> Callable:
@@ -47,8 +74,12 @@ def make_train_step(
     grad_accum: int = 1,
     dropout: bool = False,
     seed: int = 0,
+    state_sharding: Any = None,
 ) -> Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]]:
     """Build `step(state, batch) -> (state, metrics)`, jitted with the state donated.
+
+    `state_sharding`: the state's shardings (`state_shardings(state, mesh)`, as `create_state`
+    lays it out); None keeps the whole state replicated on every device.
 
     With `grad_accum > 1` the batch is split into that many micro-batches whose gradients are
     averaged with a `lax.scan`, so memory stays at one micro-batch while the update equals one
@@ -79,6 +110,8 @@ def make_train_step(
             )
             loss = loss / grad_accum
             grads = jax.tree.map(lambda g: g / grad_accum, grads)
+        if state_sharding is not None:  # each device keeps only its shard of the gradients
+            grads = jax.lax.with_sharding_constraint(grads, state_sharding["params"])
         updates, opt_state = tx.update(grads, state["opt_state"], params)
         new_state = {
             "step": state["step"] + 1,
@@ -93,21 +126,24 @@ def make_train_step(
         return new_state, metrics
 
     rep, data = replicated(mesh), batch_sharding(mesh)
+    layout = rep if state_sharding is None else state_sharding
     return jax.jit(
         step,
-        in_shardings=(rep, data),
-        out_shardings=(rep, rep),
+        in_shardings=(layout, data),
+        out_shardings=(layout, rep),
         donate_argnums=0,
     )
 
 
 def make_eval_step(
-    graphdef: nnx.GraphDef, rest: nnx.State, mesh: Mesh
+    graphdef: nnx.GraphDef, rest: nnx.State, mesh: Mesh, *, params_sharding: Any = None
 ) -> Callable[[nnx.State, Batch], jax.Array]:
-    """Build `eval_step(params, batch) -> mean loss` (deterministic, no dropout)."""
+    """Build `eval_step(params, batch) -> mean loss` (deterministic, no dropout);
+    `params_sharding` as `state_sharding["params"]` of the train step (None: replicated)."""
 
     def eval_step(params: nnx.State, batch: Batch) -> jax.Array:
         model = nnx.merge(graphdef, params, rest)
         return cross_entropy(model(batch["inputs"], deterministic=True), batch["targets"])
 
-    return jax.jit(eval_step, in_shardings=(replicated(mesh), batch_sharding(mesh)))
+    layout = replicated(mesh) if params_sharding is None else params_sharding
+    return jax.jit(eval_step, in_shardings=(layout, batch_sharding(mesh)))
