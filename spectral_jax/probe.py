@@ -43,15 +43,12 @@ def _after(x: jax.Array, previous: jax.Array) -> jax.Array:
     return jax.lax.cond(jnp.isnan(previous.ravel()[0]), jnp.copy, jnp.copy, x)
 
 
-def _decompose(
-    stack: jax.Array, method: str, backend: str | None, one_at_a_time: bool = False
-) -> tuple[jax.Array, dict]:
+def _sigma(stack: jax.Array, method: str, backend: str | None, one_at_a_time: bool) -> jax.Array:
     if one_at_a_time:
-        one = functools.partial(singular_values, method=method, backend=backend)
-        sigma = jax.lax.map(one, stack)
-    else:
-        sigma = singular_values(stack, method, backend=backend)
-    return sigma, spectral_metrics(sigma)
+        return jax.lax.map(
+            functools.partial(singular_values, method=method, backend=backend), stack
+        )
+    return singular_values(stack, method, backend=backend)
 
 
 def splits_over(
@@ -72,10 +69,9 @@ def splits_over(
     return not (host_route and mesh.devices.flat[0].platform == "cpu")
 
 
-def _decompose_split(
-    stack: jax.Array, method: str, backend: str | None, mesh: Mesh
-) -> tuple[jax.Array, dict]:
-    """`_decompose` with the stack's matrices divided over every device of `mesh`.
+def _sigma_split(stack: jax.Array, method: str, backend: str | None, mesh: Mesh) -> jax.Array:
+    """Singular values of `stack` with its matrices divided over every device of `mesh`,
+    gathered back (small) onto every device.
 
     The stack axis is split over the mesh axes last axis first, so matrices sharded along the
     last axis (FSDP) reach their devices by an all-to-all, never as a full copy."""
@@ -88,18 +84,16 @@ def _decompose_split(
     # simulated CPU device shares, and wait for it: run on several devices at once they can take
     # every pool thread and deadlock (as in `_after`). One matrix at a time never waits on it.
     one_at_a_time = mesh.devices.flat[0].platform == "cpu"
-    sigma, metrics = jax.shard_map(
-        functools.partial(_decompose, method=method, backend=backend, one_at_a_time=one_at_a_time),
+    sigma = jax.shard_map(
+        functools.partial(_sigma, method=method, backend=backend, one_at_a_time=one_at_a_time),
         mesh=mesh,
         in_specs=spec,
         out_specs=spec,
         check_vma=False,
     )(stack)
-    # One all-gather of the group's (small) results, rather than one transfer per matrix below.
-    sigma, metrics = jax.lax.with_sharding_constraint(
-        (sigma, metrics), NamedSharding(mesh, PartitionSpec())
-    )
-    return sigma[:count], {name: values[:count] for name, values in metrics.items()}
+    # One all-gather of the group's singular values; the metrics are then computed on arrays of
+    # the single-device probe's shapes, so XLA emits the same reductions (same bits).
+    return jax.lax.with_sharding_constraint(sigma, NamedSharding(mesh, PartitionSpec()))[:count]
 
 
 def _probe(
@@ -119,13 +113,14 @@ def _probe(
             # tasks queued on that same pool: with as many groups as threads, it deadlocks.
             stack = _after(stack, previous)
         if splits_over(stack.shape, method, mesh, backend):
-            sigma, metrics = _decompose_split(stack, method, backend, mesh)
+            sigma = _sigma_split(stack, method, backend, mesh)
         else:
             if mesh is not None:  # whole matrices: the same sums as on one device
                 stack = jax.lax.with_sharding_constraint(
                     stack, NamedSharding(mesh, PartitionSpec())
                 )
-            sigma, metrics = _decompose(stack, method, backend)
+            sigma = _sigma(stack, method, backend, one_at_a_time=False)
+        metrics = spectral_metrics(sigma)
         previous = sigma
         for i, key in enumerate(keys):
             sigma_of[key] = sigma[i]

@@ -59,6 +59,13 @@ def main(argv: list[str] | None = None) -> int:
             num_processes=args.num_processes,
             process_id=args.process_id,
         )
+    from train.mesh import mesh_shape
+
+    try:  # the mesh is checked once the devices are known, before anything is written
+        mesh_shape(config.mesh, jax.device_count())
+    except ConfigError as err:
+        print(f"config error: {err}", file=sys.stderr)
+        return EXIT_CONFIG
     from spectral_jax.store import StoreError
     from train.checkpoint import CheckpointError
     from train.corpora import CorpusError

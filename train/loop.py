@@ -15,20 +15,20 @@ from types import FrameType
 
 import jax
 import numpy as np
-from flax import nnx
 from tqdm import tqdm
 
-from spectral_jax.model import Transformer, flops_per_token
+from spectral_jax.model import flops_per_token
 from train.checkpoint import Checkpointer
 from train.config import Config
 from train.corpora import load_corpus
 from train.data import TrainLoader, validation_batches
-from train.mesh import global_batch, make_mesh, replicated
+from train.mesh import global_batch, make_mesh
 from train.monitor import DisabledMonitor, SpectralMonitor
 from train.optim import make_optimizer
 from train.rewind import rewind
 from train.run_dir import CHECKPOINTS, TOKENIZER_FILE, open_run_dir
-from train.step import init_state, make_eval_step, make_train_step
+from train.sharding import state_shardings
+from train.step import create_state, make_eval_step, make_train_step
 from train.throughput import mfu
 from train.training_log import TrainingLog
 
@@ -124,11 +124,9 @@ def _train(
         else []
     )
 
-    model = Transformer(config.model, rngs=nnx.Rngs(config.run.seed))
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    del model
     tx, schedule = make_optimizer(config.optim, tcfg.steps)
-    state = jax.device_put(init_state(params, tx), replicated(mesh))
+    graphdef, rest, state = create_state(config.model, config.run.seed, tx, mesh)
+    shardings = state_shardings(state, mesh)  # FSDP over mesh.fsdp; a restore reshards onto it
 
     checkpointer = stack.enter_context(Checkpointer(run_dir / CHECKPOINTS, tcfg.keep_checkpoints))
     restored = checkpointer.restore_latest(state)
@@ -156,8 +154,9 @@ def _train(
         grad_accum=tcfg.grad_accum,
         dropout=config.model.dropout > 0,
         seed=config.run.seed,
+        state_sharding=shardings,
     )
-    eval_step = make_eval_step(graphdef, rest, mesh)
+    eval_step = make_eval_step(graphdef, rest, mesh, params_sharding=shardings["params"])
     tokens_per_step = tcfg.batch_size * tcfg.seq_len
     model_flops = flops_per_token(config.model, tcfg.seq_len)
 

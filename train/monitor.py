@@ -2,9 +2,10 @@
 
 At step 0, every `spectral.every` steps and at the last step, the loop calls `maybe_dispatch`.
 The probe is a jitted function of its own (not a branch of the train step): it merges the
-parameters into the model, lists the watched matrices (full matrices, even when parameters are
-sharded: jit gathers them), computes singular values and metrics, and hands them to the host
-with `jax.experimental.io_callback`, which only enqueues them for the sink thread
+parameters into the model, lists the watched matrices, computes singular values and metrics with
+each shape group's stack divided over the mesh's devices (`probe(..., mesh=mesh)`: FSDP-sharded
+matrices reach their devices group by group, never all gathered at once), and hands them to the
+host with `jax.experimental.io_callback` (which gathers the small results once), which only enqueues them for the sink thread
 (`train/spectra_sink.py`). Dispatch returns at once; the loop never waits on the probe's disk
 writes, except before a checkpoint (`wait_for_entries_before`). Only process 0 writes.
 """
@@ -22,8 +23,8 @@ from jax.experimental import io_callback
 from jax.sharding import Mesh
 
 from spectral_jax.host_blas import single_threaded_blas
-from spectral_jax.matrices import named_matrices
-from spectral_jax.probe import probe
+from spectral_jax.matrices import matrix_shapes, named_matrices
+from spectral_jax.probe import probe, splits_over
 from spectral_jax.store import SpectraStore, SpectraWriter, check_appendable
 from train.config import Config
 from train.mesh import replicated
@@ -65,13 +66,27 @@ class SpectralMonitor:
             if self._sink is not None:
                 self._sink.put(int(step), entry)
 
+        # Simulated CPU devices cannot run the host (callback) route split (`splits_over`): one
+        # process moves the parameters to its first device and probes there; several processes
+        # (one CPU device each) gather them into every process, as before FSDP.
+        shapes = matrix_shapes(config.model)
+        whole = mesh.devices.flat[0].platform == "cpu" and not all(
+            splits_over(shapes[kind], method, mesh) for kind in kinds
+        )
+        self._device = mesh.devices.flat[0] if whole and jax.process_count() == 1 else None
+        probe_mesh = None if whole else mesh
+
         def probe_fn(params: nnx.State, step: jax.Array) -> None:
-            entry = probe(named_matrices(nnx.merge(graphdef, params, rest), kinds), method)
+            named = named_matrices(nnx.merge(graphdef, params, rest), kinds)
+            entry = probe(named, method, mesh=probe_mesh)
             if not save_sigma:
                 entry = {"metrics": entry["metrics"]}
             io_callback(send, None, step, entry, ordered=False)
 
-        self._probe = jax.jit(probe_fn, in_shardings=(replicated(mesh), replicated(mesh)))
+        gathered = whole and self._device is None
+        self._probe = jax.jit(
+            probe_fn, in_shardings=(replicated(mesh), replicated(mesh)) if gathered else None
+        )
 
     def start(self, step: int) -> SpectralMonitor:
         """Open the sink for a run (re)starting at `step`: heatmaps replay the snapshots kept
@@ -109,6 +124,8 @@ class SpectralMonitor:
         """Start a snapshot of `params` at `step`; returns without waiting for it."""
         if self._sink is not None:
             self._sink.expect(step)
+        if self._device is not None:
+            params = jax.device_put(params, self._device)
         self._probe(params, jnp.asarray(step, jnp.int32))
 
     def wait_for_entries_before(self, step: int) -> None:

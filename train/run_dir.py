@@ -24,7 +24,14 @@ LOCK_FILE = ".lock"
 TOKENIZER_FILE = "tokenizer.json"
 
 # Keys that may change between a run and its resumption without changing its maths.
-RESUME_SAFE_KEYS = {"run.dir", "run.allow_config_change", "train.progress"}
+# The mesh only lays the same state out differently: a checkpoint restores onto any mesh shape.
+RESUME_SAFE_KEYS = {
+    "run.dir",
+    "run.allow_config_change",
+    "train.progress",
+    "mesh.data",
+    "mesh.fsdp",
+}
 
 
 class RunDirError(RuntimeError):

@@ -54,9 +54,20 @@ def create_state(
     return graphdef, rest, state
 
 
-def _loss_fn(graphdef: nnx.GraphDef, rest: nnx.State, dropout: bool) -> Callable:
+def gathered(params: nnx.State, mesh: Mesh | None) -> nnx.State:
+    """`params` as whole matrices on every device, for use inside a jitted step (FSDP's
+    all-gather before use). Without it XLA may split activations along the weights' sharded
+    axes instead of the batch, and pay a full rematerialisation per layer."""
+    if mesh is None:
+        return params
+    return jax.lax.with_sharding_constraint(params, replicated(mesh))
+
+
+def _loss_fn(
+    graphdef: nnx.GraphDef, rest: nnx.State, dropout: bool, mesh: Mesh | None = None
+) -> Callable:
     def loss_fn(params: nnx.State, batch: Batch, key: jax.Array) -> jax.Array:
-        model = nnx.merge(graphdef, params, rest)
+        model = nnx.merge(graphdef, gathered(params, mesh), rest)
         rngs = nnx.Rngs(dropout=key) if dropout else None
         logits = model(batch["inputs"], deterministic=not dropout, rngs=rngs)
         return cross_entropy(logits, batch["targets"])
@@ -85,7 +96,8 @@ def make_train_step(
     averaged with a `lax.scan`, so memory stays at one micro-batch while the update equals one
     step on the whole batch.
     """
-    grad_fn = jax.value_and_grad(_loss_fn(graphdef, rest, dropout))
+    fsdp_mesh = None if state_sharding is None else mesh
+    grad_fn = jax.value_and_grad(_loss_fn(graphdef, rest, dropout, fsdp_mesh))
     base_key = jax.random.key(seed)
 
     def step(state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
@@ -142,7 +154,7 @@ def make_eval_step(
     `params_sharding` as `state_sharding["params"]` of the train step (None: replicated)."""
 
     def eval_step(params: nnx.State, batch: Batch) -> jax.Array:
-        model = nnx.merge(graphdef, params, rest)
+        model = nnx.merge(graphdef, gathered(params, mesh), rest)
         return cross_entropy(model(batch["inputs"], deterministic=True), batch["targets"])
 
     layout = replicated(mesh) if params_sharding is None else params_sharding

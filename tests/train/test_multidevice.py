@@ -21,9 +21,9 @@ SCRIPT = textwrap.dedent(
     from tests.helpers import read_metrics
 
     out = {}
-    for name, extra in [("one", ["mesh.data=1"]), ("four", ["mesh.data=4"]),
-                        ("accum", ["mesh.data=4", "train.grad_accum=2"])]:
-        cfg = load_config(None, [*json.loads(sys.argv[1]), *extra,
+    runs = {"one": [], "four": ["mesh.data=4"], "accum": ["mesh.data=4", "train.grad_accum=2"]}
+    for name in sys.argv[3].split(","):
+        cfg = load_config(None, [*json.loads(sys.argv[1]), *runs[name],
                                  "run.dir=" + sys.argv[2] + "/" + name])
         train(cfg)
         out[name] = [r["loss"] for r in read_metrics(pathlib.Path(cfg.run.dir))]
@@ -33,12 +33,13 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_one_vs_four_devices_and_grad_accum(tmp_path: Path) -> None:
-    args = [*TINY, "train.steps=12", "spectral.every=0", "optim.lr=1e-2"]
+def run_script(args: list[str], run_dir: Path, names: str, devices: int) -> dict:
+    """The runs `names` (comma-separated) in one process on `devices` CPU devices (the mesh
+    spans every device, so one device needs a process of its own)."""
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, json.dumps(args), str(tmp_path)],
+        [sys.executable, "-c", SCRIPT, json.dumps(args), str(run_dir), names],
         cwd=REPO,
-        env=cli_env(devices=4),
+        env=cli_env(devices=devices),
         capture_output=True,
         text=True,
         timeout=300,
@@ -46,7 +47,13 @@ def test_one_vs_four_devices_and_grad_accum(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT"))
     out = json.loads(line[len("RESULT") :])
-    assert out["devices"] == 4
+    assert out["devices"] == devices
+    return out
+
+
+def test_one_vs_four_devices_and_grad_accum(tmp_path: Path) -> None:
+    args = [*TINY, "train.steps=12", "spectral.every=0", "optim.lr=1e-2"]
+    out = {**run_script(args, tmp_path, "one", 1), **run_script(args, tmp_path, "four,accum", 4)}
     one, four, accum = (np.array(out[k]) for k in ("one", "four", "accum"))
     assert one.shape == four.shape == accum.shape == (12,)
     # Same maths, different reduction order across devices: float32 round-off only.
