@@ -9,11 +9,11 @@ and warns about every matrix whose metrics are NaN.
 
 With a `mesh`, the work is divided: each shape group's stack is split along its stack axis over
 every device of the mesh (zero-padded to a multiple of the device count), each device
-decomposes its own whole matrices (`shard_map`), and the small results are left for the caller
-to gather (an `io_callback` gathers them to one device once). Matrices sharded FSDP-style reach
-their device group by group, each group after the previous one's decomposition, so no device
-holds more than a group's share at once. The values equal the unsharded probe's: every matrix
-goes through the same per-matrix kernels.
+decomposes its own whole matrices (`shard_map`), and the group's singular values (small) are
+gathered before its metrics. Matrices sharded FSDP-style reach their devices group by group,
+each group after the previous one's decomposition, so no device holds more than a group's
+share at once. The values are bit-identical to the unsharded probe's: every matrix goes
+through the same per-matrix kernels, and the metrics see arrays of the same shapes.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def _after(x: jax.Array, previous: jax.Array) -> jax.Array:
 
 
 def _sigma(stack: jax.Array, method: str, backend: str | None, one_at_a_time: bool) -> jax.Array:
+    """Singular values of a stack, batched or (`one_at_a_time`) matrix by matrix."""
     if one_at_a_time:
         return jax.lax.map(
             functools.partial(singular_values, method=method, backend=backend), stack
