@@ -7,7 +7,7 @@ PIP     = $(PY) -m pip -qq --disable-pip-version-check
 STAMP   = $(VENV)/.installed
 RUN    ?= runs/demo
 
-.PHONY: install demo test test-slow lint bench check-accelerator clean
+.PHONY: install demo test test-slow lint bench check-accelerator mutation-check clean
 
 $(PY):
 	@echo "==> creating $(VENV)"
@@ -51,6 +51,10 @@ bench: install
 # On a GPU or TPU machine: install the matching JAX wheel, then tests, a demo and benches on it.
 check-accelerator:
 	bash scripts/check_accelerator.sh
+
+# Plant each known bug in a copy of the repo and check the tests catch it (~15 min on 2 cores).
+mutation-check: install
+	$(PY) scripts/mutation_check.py --baseline
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
