@@ -16,7 +16,7 @@ from jax.sharding import Mesh
 
 from spectral_jax.model import Transformer
 from spectral_jax.model_config import ModelConfig
-from train.mesh import batch_sharding, replicated
+from train.mesh import FSDP_AXIS, batch_sharding, replicated
 from train.sharding import state_shardings
 
 TrainState = dict[str, Any]  # {"step": int32[], "params": nnx.State, "opt_state": optax state}
@@ -38,8 +38,11 @@ def create_state(
 ) -> tuple[nnx.GraphDef, nnx.State, TrainState]:
     """`(graphdef, rest, state)` of a freshly initialised model, the state already sharded.
 
-    Initialisation runs inside one jit whose outputs carry the FSDP shardings, so no device
-    ever holds the whole model or its optimizer state (values equal an eager init's).
+    Without FSDP (`fsdp` axis of size 1) the model is built eagerly and copied to every device:
+    bit for bit `Transformer(cfg, rngs=nnx.Rngs(seed))`, as before FSDP existed. With FSDP it is
+    built inside one jit whose outputs carry the FSDP shardings, so no device ever holds the
+    whole model or its optimizer state; XLA fuses the initialisers' arithmetic there, so values
+    can differ from the eager ones in the last float32 bit.
     """
 
     def build() -> tuple[TrainState, nnx.State]:
@@ -50,7 +53,10 @@ def create_state(
     graphdef = nnx.graphdef(nnx.eval_shape(lambda: Transformer(model_cfg, rngs=nnx.Rngs(seed))))
     abstract_state, _ = jax.eval_shape(build)
     shardings = (state_shardings(abstract_state, mesh), replicated(mesh))
-    state, rest = jax.jit(build, out_shardings=shardings)()
+    if mesh.shape[FSDP_AXIS] == 1:
+        state, rest = jax.device_put(build(), shardings)
+    else:
+        state, rest = jax.jit(build, out_shardings=shardings)()
     return graphdef, rest, state
 
 
