@@ -18,11 +18,12 @@ import numpy as np
 from tqdm import tqdm
 
 from spectral_jax.model import flops_per_token
+from train import memory
 from train.checkpoint import Checkpointer
 from train.config import Config
 from train.corpora import load_corpus
 from train.data import TrainLoader, validation_batches
-from train.mesh import global_batch, make_mesh
+from train.mesh import DATA_AXIS, FSDP_AXIS, global_batch, make_mesh
 from train.monitor import DisabledMonitor, SpectralMonitor
 from train.optim import make_optimizer
 from train.rewind import rewind
@@ -127,6 +128,21 @@ def _train(
     tx, schedule = make_optimizer(config.optim, tcfg.steps)
     graphdef, rest, state = create_state(config.model, config.run.seed, tx, mesh)
     shardings = state_shardings(state, mesh)  # FSDP over mesh.fsdp; a restore reshards onto it
+    if is_primary:
+        devices = mesh.shape[DATA_AXIS] * mesh.shape[FSDP_AXIS]
+        need = memory.estimate(
+            config.model,
+            state,
+            fsdp=mesh.shape[FSDP_AXIS],
+            sequences_per_device=max(1, tcfg.batch_size // tcfg.grad_accum // devices),
+            seq_len=tcfg.seq_len,
+        )
+        log.info(
+            "memory: %s (mesh data=%d x fsdp=%d)",
+            need.describe(),
+            mesh.shape[DATA_AXIS],
+            mesh.shape[FSDP_AXIS],
+        )
 
     checkpointer = stack.enter_context(Checkpointer(run_dir / CHECKPOINTS, tcfg.keep_checkpoints))
     restored = checkpointer.restore_latest(state)
