@@ -21,6 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 # One XLA compilation cache for every trainer subprocess of a test session: the tiny runs
 # compile the same programs again and again (about a quarter of each run's time otherwise).
 # Keyed by program, flags and devices, so a cached executable is the one XLA would build.
+# See tests/without_torch/torch/__init__.py.
+WITHOUT_TORCH = REPO / "tests" / "without_torch"
 XLA_CACHE = Path(tempfile.gettempdir()) / f"spectral-jax-tests-xla-{os.getpid()}"
 
 # A model small enough that a step takes milliseconds on a CPU.
@@ -48,6 +50,8 @@ def cli_env(devices: int = 1, **extra: str) -> dict[str, str]:
     env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
     env.setdefault("JAX_COMPILATION_CACHE_DIR", str(XLA_CACHE))
     env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    paths = [str(WITHOUT_TORCH), str(REPO), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     return env
 
 
