@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import struct
 import subprocess
 import sys
@@ -156,3 +157,33 @@ def execute_lifecycle_notebook(run: Path, model: Path) -> list:
     errors = [o for o in outputs if o.output_type == "error"]
     assert not errors, errors[0].get("evalue")
     return outputs
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (for a test cluster's coordinator)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_two_processes(args: list[str], *, timeout: float = 300) -> list[tuple[int, str]]:
+    """`python -m train ARGS` as processes 0 and 1 of one cluster on this host (gloo), one CPU
+    device each; `(exit code, stderr)` of each. Kills both if either hangs past `timeout`."""
+    cluster = ["--coordinator", f"127.0.0.1:{free_port()}", "--num-processes", "2"]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "train", *cluster, "--process-id", str(i), *args],
+            cwd=REPO,
+            env=cli_env(devices=1),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    try:
+        return [(proc.wait(timeout=timeout), proc.stderr.read()) for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.stderr.close()

@@ -4,16 +4,13 @@ against one device, a run resumed onto other mesh shapes, and FSDP across two pr
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from spectral_jax.store import SpectraStore
-from tests.helpers import REPO, TINY, cli_env, read_metrics, run_cli, train_losses
+from tests.helpers import TINY, read_metrics, run_cli, run_two_processes, train_losses
 
 pytestmark = pytest.mark.slow
 
@@ -79,35 +76,11 @@ def test_resume_onto_other_mesh_shapes_continues_the_run(tmp_path: Path) -> None
     assert losses(tmp_path / "single")[:8].tolist() == losses(tmp_path / "mixed")[:8].tolist()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_fsdp_across_two_processes_trains_like_one(tmp_path: Path) -> None:
     """fsdp=2 with one device in each of two processes (gloo): every parameter is split across
     the processes, so each step gathers weights and reduce-scatters gradients between them."""
     args = [*ARGS, "train.steps=12", "train.checkpoint_every=5", "mesh.fsdp=-1"]
-    cluster = ["--coordinator", f"127.0.0.1:{free_port()}", "--num-processes", "2"]
-    run_two = [*args, f"run.dir={tmp_path / 'two'}"]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "train", *cluster, "--process-id", str(i), *run_two],
-            cwd=REPO,
-            env=cli_env(devices=1),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(2)
-    ]
-    try:
-        results = [(proc.wait(timeout=300), proc.stderr.read()) for proc in procs]
-    finally:
-        for proc in procs:
-            proc.kill()
-            proc.stderr.close()
+    results = run_two_processes([*args, f"run.dir={tmp_path / 'two'}"])
     for rank, (code, err) in enumerate(results):
         assert code == 0, f"process {rank} exited {code}:\n{err[-3000:]}"
     single = run_cli([*args, f"run.dir={tmp_path / 'one'}"], devices=1)

@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.helpers import REPO, TINY, cli_env, read_metrics, run_cli
+from tests.helpers import TINY, read_metrics, run_cli, run_two_processes
 
 ARGS = [
     *TINY,
@@ -23,35 +20,11 @@ ARGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_processes_validate_like_one(tmp_path: Path) -> None:
     """Each process evaluates its own rows of every validation batch: the mean over both equals
     the single-process validation loss (evaluating the same rows twice would not)."""
-    cluster = ["--coordinator", f"127.0.0.1:{free_port()}", "--num-processes", "2"]
-    two_dir = f"run.dir={tmp_path / 'two'}"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "train", *cluster, "--process-id", str(i), *ARGS, two_dir],
-            cwd=REPO,
-            env=cli_env(devices=1),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(2)
-    ]
-    try:
-        results = [(proc.wait(timeout=240), proc.stderr.read()) for proc in procs]
-    finally:
-        for proc in procs:
-            proc.kill()
-            proc.stderr.close()
+    results = run_two_processes([*ARGS, f"run.dir={tmp_path / 'two'}"], timeout=240)
     for rank, (code, err) in enumerate(results):
         assert code == 0, f"process {rank} exited {code}:\n{err[-3000:]}"
     single = run_cli([*ARGS, f"run.dir={tmp_path / 'one'}"])
