@@ -183,7 +183,7 @@ def _train(
     stack.callback(bar.close)
     preemption = stack.enter_context(_Preemption())
     pending: tuple[int, dict] | None = None  # metrics fetched one step late: no device stall
-    interval_start, interval_steps = time.perf_counter(), 0
+    interval_start, logged_through = time.perf_counter(), start  # tokens/s since the last row
 
     def save_checkpoint(step: int) -> None:
         # Everything before `step` on disk first: a resume rewinds to it and finds no gap.
@@ -192,21 +192,21 @@ def _train(
         checkpointer.save(step, state, loader.get_state())
 
     def drain(pending: tuple[int, dict]) -> None:
-        nonlocal interval_start, interval_steps
+        nonlocal interval_start, logged_through
         step, device_metrics = pending
         values = {k: float(v) for k, v in jax.device_get(device_metrics).items()}
         _check_finite(step, values)
         result.final_loss = values["loss"]
         if step % tcfg.log_every == 0 or step == last:
             elapsed = time.perf_counter() - interval_start
-            tok_s = tokens_per_step * interval_steps / max(elapsed, 1e-9)
+            tok_s = tokens_per_step * (step - logged_through) / max(elapsed, 1e-9)
             values["tokens_per_s"] = tok_s
             utilisation = mfu(tok_s, model_flops)
             if utilisation is not None:
                 values["mfu"] = utilisation
             training_log.log(step, values)
             bar.set_postfix(loss=f"{values['loss']:.3f}", tok_s=f"{tok_s:,.0f}")
-            interval_start, interval_steps = time.perf_counter(), 0
+            interval_start, logged_through = time.perf_counter(), step
 
     monitor.maybe_dispatch(start, state["params"])
     for step in range(start + 1, last + 1):
@@ -221,7 +221,6 @@ def _train(
             break
         batch = global_batch(next(loader), mesh)
         state, metrics = train_step(state, batch)
-        interval_steps += 1
         if pending is not None:
             drain(pending)
         pending = (step, metrics)

@@ -36,6 +36,10 @@ def test_loss_falls_on_synthetic_corpus(tmp_path: Path) -> None:
     assert [r["step"] for r in vals] == [50, 100, 150]
     assert result.final_val_loss == pytest.approx(vals[-1]["val_loss"])
     assert {"lr", "grad_norm", "tokens_per_s"} <= set(rows[0])
+    # Every row's rate covers the steps since the previous row, the last one included (with
+    # metrics drained a step late, the last row used to count zero steps: 0 tokens/s).
+    rates = [r["tokens_per_s"] for r in rows if "loss" in r]
+    assert len(rates) == 150 and min(rates) > 0
     assert (tmp_path / "config.yaml").exists()
     assert any((tmp_path / "tb").iterdir())
 
