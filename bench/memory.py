@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from train import memory
 from train.config import load_config
 from train.optim import make_optimizer
+from train.step import abstract_state
 
 PYTHIA_1B4 = [
     "model.n_layers=24",
@@ -43,7 +44,7 @@ def main() -> None:
     for name, overrides in (("custom_285m", []), ("pythia-1.4b-shaped", PYTHIA_1B4)):
         cfg = load_config(Path("configs/custom_285m.yaml"), [*overrides, "run.dir=/tmp/unused"])
         tx, _ = make_optimizer(cfg.optim, cfg.train.steps)
-        state = memory.abstract_state(cfg.model, tx)
+        state = abstract_state(cfg.model, tx)
         for fsdp in args.fsdp:
             sequences = max(1, cfg.train.batch_size // cfg.train.grad_accum // fsdp)
             need = memory.estimate(

@@ -25,12 +25,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from flax import nnx
 
-from spectral_jax.model import Transformer
 from spectral_jax.model_config import ModelConfig
 from train.sharding import bytes_per_device
-from train.step import init_state
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,16 +55,6 @@ def _gib(n_bytes: int) -> str:
     if n_bytes < 2**30:
         return f"{n_bytes / 2**20:.1f} MiB"
     return f"{n_bytes / 2**30:.2f} GiB"
-
-
-def abstract_state(model_cfg: ModelConfig, tx: Any) -> Any:
-    """The train state's shapes and dtypes (`jax.ShapeDtypeStruct`s), built without memory."""
-
-    def build() -> Any:
-        _, params, _ = nnx.split(Transformer(model_cfg, rngs=nnx.Rngs(0)), nnx.Param, ...)
-        return init_state(params, tx)
-
-    return jax.eval_shape(build)
 
 
 def activation_bytes(model_cfg: ModelConfig, sequences: int, seq_len: int) -> int:

@@ -5,8 +5,8 @@ The probe is a jitted function of its own (not a branch of the train step): it m
 parameters into the model, lists the watched matrices, computes singular values and metrics with
 each shape group's stack divided over the mesh's devices (`probe(..., mesh=mesh)`: FSDP-sharded
 matrices reach their devices group by group, never all gathered at once), and hands them to the
-host with `jax.experimental.io_callback` (which gathers the small results once), which only enqueues them for the sink thread
-(`train/spectra_sink.py`). Dispatch returns at once; the loop never waits on the probe's disk
+host with `jax.experimental.io_callback` (which gathers the small results once); the callback
+only enqueues them for the sink thread (`train/spectra_sink.py`). Dispatch returns at once; the loop never waits on the probe's disk
 writes, except before a checkpoint (`wait_for_entries_before`). Only process 0 writes.
 """
 

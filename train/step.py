@@ -5,6 +5,7 @@ XLA inserts the all-gathers of weights and the reduce-scatters of gradients."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,22 @@ def init_state(params: nnx.State, tx: optax.GradientTransformation) -> TrainStat
     return {"step": jnp.zeros((), jnp.int32), "params": params, "opt_state": tx.init(params)}
 
 
+def _build(
+    model_cfg: ModelConfig, seed: int, tx: optax.GradientTransformation
+) -> tuple[TrainState, nnx.State]:
+    """A fresh model's train state and its non-parameter state."""
+    model = Transformer(model_cfg, rngs=nnx.Rngs(seed))
+    _, params, rest = nnx.split(model, nnx.Param, ...)
+    return init_state(params, tx), rest
+
+
+def abstract_state(
+    model_cfg: ModelConfig, tx: optax.GradientTransformation, seed: int = 0
+) -> TrainState:
+    """The train state's shapes and dtypes (`jax.ShapeDtypeStruct`s), allocating nothing."""
+    return jax.eval_shape(functools.partial(_build, model_cfg, seed, tx))[0]
+
+
 def create_state(
     model_cfg: ModelConfig, seed: int, tx: optax.GradientTransformation, mesh: Mesh
 ) -> tuple[nnx.GraphDef, nnx.State, TrainState]:
@@ -45,14 +62,9 @@ def create_state(
     can differ from the eager ones in the last float32 bit.
     """
 
-    def build() -> tuple[TrainState, nnx.State]:
-        model = Transformer(model_cfg, rngs=nnx.Rngs(seed))
-        _, params, rest = nnx.split(model, nnx.Param, ...)
-        return init_state(params, tx), rest
-
+    build = functools.partial(_build, model_cfg, seed, tx)
     graphdef = nnx.graphdef(nnx.eval_shape(lambda: Transformer(model_cfg, rngs=nnx.Rngs(seed))))
-    abstract_state, _ = jax.eval_shape(build)
-    shardings = (state_shardings(abstract_state, mesh), replicated(mesh))
+    shardings = (state_shardings(abstract_state(model_cfg, tx, seed), mesh), replicated(mesh))
     if mesh.shape[FSDP_AXIS] == 1:
         state, rest = jax.device_put(build(), shardings)
     else:

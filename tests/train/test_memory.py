@@ -11,12 +11,13 @@ import optax
 from spectral_jax.model_config import ModelConfig
 from tests.helpers import run_cli
 from train import memory
+from train.step import abstract_state
 
 CFG = ModelConfig(n_layers=2, d_model=32, n_heads=4, d_ff=64, vocab_size=48, max_seq_len=16)
 
 
 def test_state_counts_parameters_and_both_adam_moments() -> None:
-    state = memory.abstract_state(CFG, optax.adamw(1e-3))
+    state = abstract_state(CFG, optax.adamw(1e-3))
     n_params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(state["params"]))
     whole = memory.estimate(CFG, state, fsdp=1, sequences_per_device=1, seq_len=16)
     # params + mu + nu in float32, plus small integer counters (step, Adam's count)
