@@ -9,17 +9,21 @@ Notebook API::
     compression_wave(run).to_dict()  # the summary as JSON; .curves holds the arrays for plots
     layer_importance("runs/demo").layers, prune_layers("gpt2").table  # run the model
 
-Command line: `python -m analysis report RUN` and `python -m analysis scaling RUN [RUN ...]`.
-This package reads runs; it never imports the trainer.
+Packages by role: `lifecycle` (the paper's claims), `stats` (tests, intervals, permutation
+engines), `importance` (block ablation, importance, pruning), `checkpoints` (pretrained models
+and series), `report` (findings, figures, HTML), `calibration` (simulator and error rates).
+Command line: `python -m analysis --help` lists every command. This package reads runs; it
+never imports the trainer.
 """
 
-from analysis.asymmetry import AsymmetryResult, qk_v_asymmetry
-from analysis.profile import ProfileResult, alpha_profile
+from analysis._lazy import lazy_getattr
+from analysis.lifecycle.asymmetry import AsymmetryResult, qk_v_asymmetry
+from analysis.lifecycle.profile import ProfileResult, alpha_profile
+from analysis.lifecycle.scaling import ScalingResult, fit_scaling_law, scaling_from_runs
+from analysis.lifecycle.two_timescale import TwoTimescaleResult, fit_two_timescale
+from analysis.lifecycle.wave import WaveResult, compression_wave
 from analysis.results import Analysis
 from analysis.run import Run, RunError, load_run
-from analysis.scaling import ScalingResult, fit_scaling_law, scaling_from_runs
-from analysis.two_timescale import TwoTimescaleResult, fit_two_timescale
-from analysis.wave import WaveResult, compression_wave
 
 __all__ = [
     "Analysis",
@@ -45,17 +49,12 @@ __all__ = [
 
 # Importance and pruning build and run the model (Flax, the checkpoint loaders): imported on
 # first use, so reading a run's spectra does not pay for them.
-_LAZY = {
-    "ImportanceResult": "analysis.importance",
-    "layer_importance": "analysis.importance",
-    "PruningResult": "analysis.pruning",
-    "prune_layers": "analysis.pruning",
-}
-
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'analysis' has no attribute {name!r}")
+__getattr__ = lazy_getattr(
+    __name__,
+    {
+        "ImportanceResult": "analysis.importance.layer_importance",
+        "layer_importance": "analysis.importance.layer_importance",
+        "PruningResult": "analysis.importance.pruning",
+        "prune_layers": "analysis.importance.pruning",
+    },
+)

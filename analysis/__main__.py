@@ -1,94 +1,44 @@
-"""`python -m analysis report RUN [RUN ...] [--out DIR]` (one run or a seed group) and
-`python -m analysis scaling RUN [RUN ...]`."""
+"""`python -m analysis COMMAND ...`: every analysis command, registered from its package.
+
+    report      figures, summary.json and index.html for one run or a seed group
+    scaling     Δα = c·L^β across runs of different depths
+    pretrained  spectra of pretrained GPT-2 / Pythia checkpoints
+    series      a checkpoint series as one spectra store
+    importance  per-layer importance and its rank correlation with α
+    prune       remove blocks by each strategy and measure the perplexity
+
+`python -m analysis --help` lists them; `python -m analysis COMMAND --help` explains one.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+from types import ModuleType
 
-from analysis import checkpoint_cli, importance_cli
+from analysis.checkpoints import cli as checkpoints_cli
+from analysis.importance import cli as importance_cli
+from analysis.report import cli as report_cli
 
-EXIT_USAGE = 2
+COMMAND_MODULES: tuple[ModuleType, ...] = (report_cli, checkpoints_cli, importance_cli)
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The `python -m analysis` parser with every command's subparser."""
     parser = argparse.ArgumentParser(
         prog="python -m analysis",
-        description="Turn spectra stores into the spectral-lifecycle findings.",
+        description="Turn spectra stores and checkpoints into the spectral-lifecycle findings.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--metric",
-        default="alpha",
-        choices=["alpha", "alpha_rank"],
-        help="which α to analyse (default: alpha, the tail MLE)",
-    )
-    common.add_argument("--kinds", default=None, help=checkpoint_cli.KINDS_HELP)
-    report = sub.add_parser(
-        "report",
-        parents=[common],
-        help="figures, summary.json and index.html for one run or a seed group",
-    )
-    report.add_argument(
-        "runs", nargs="+", help="run directory (holding spectra/), or runs differing in run.seed"
-    )
-    report.add_argument(
-        "--n-boot", type=int, default=1000, help="seed-group bootstrap resamples (≥ 10 seeds)"
-    )
-    report.add_argument("--seed", type=int, default=0, help="seed-group bootstrap seed")
-    report.add_argument("--out", default=None, help="output directory (default RUN/report)")
-    scaling = sub.add_parser(
-        "scaling", parents=[common], help="Δα = c·L^β across runs of different depths"
-    )
-    scaling.add_argument("runs", nargs="+", help="run directories")
-    scaling.add_argument(
-        "--out", default=None, help="output directory (default: scaling/ next to the first run)"
-    )
-    scaling.add_argument(
-        "--step", type=int, default=None, help="step at which to take Δα (default: each run's last)"
-    )
-    checkpoint_cli.add_parsers(sub)  # pretrained, series
-    importance_cli.add_parsers(sub)  # importance, prune
-    return parser.parse_args(argv)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.add_parsers(sub)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.command in checkpoint_cli.COMMANDS:
-        return checkpoint_cli.run(args)
-    if args.command in importance_cli.COMMANDS:
-        return importance_cli.run(args)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from analysis.report import write_report, write_scaling_report
-    from analysis.run import RunError, load_run
-
-    kinds = None if args.kinds is None else [k.strip() for k in args.kinds.split(",") if k.strip()]
-    try:
-        if args.command == "report":
-            runs = [load_run(r) for r in args.runs]
-            out = write_report(
-                runs, args.out, metric=args.metric, kinds=kinds, n_boot=args.n_boot, seed=args.seed
-            )
-            print(f"report written to {out / 'index.html'}")
-        else:
-            runs = [load_run(r) for r in args.runs]
-            out = Path(args.out) if args.out else Path(args.runs[0]).resolve().parent / "scaling"
-            out = write_scaling_report(
-                runs,
-                out,
-                metric=args.metric,
-                kinds=kinds,
-                step=args.step,
-            )
-            print(f"scaling report written to {out / 'index.html'}")
-    except RunError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    return 0
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    module = next(m for m in COMMAND_MODULES if args.command in m.COMMANDS)
+    return module.run(args)
 
 
 if __name__ == "__main__":

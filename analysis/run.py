@@ -113,7 +113,7 @@ class Run:
         """`[steps, layers]` values of `metric`, averaged over `kinds` (NaN-aware; layer ≥ 0).
 
         `exclude`: a boolean Series over `metrics` rows whose values are left out (e.g. α fits
-        of low quality, `analysis.quality`).
+        of low quality, `analysis.lifecycle.alpha_quality`).
         """
         if metric not in self.metrics.columns:
             raise RunError(f"no metric '{metric}' in this run's spectra")

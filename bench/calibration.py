@@ -2,7 +2,7 @@
 interval's coverage under planted truth, at depths 4, 8, 12 and 24 (sweeps: depths 4–36).
 
 Usage: python bench/calibration.py [--n 2000] [--seed 0]
-Rates come from `analysis.calibration` (simulated runs through the analyses' own cores). A
+Rates come from `analysis.calibration.rates` (simulated runs through the analyses' own cores). A
 false-positive rate should be ≤ 0.05, a coverage near 0.95; "refused" means the analysis does
 not make that decision at this depth (it says why). Takes ~2 minutes on a 2-core CPU at n=2000.
 """
@@ -15,9 +15,9 @@ import platform
 import time
 from dataclasses import dataclass
 
-from analysis import calibration as cal
-from analysis.calibration import Rate
-from analysis.simulate import Noise, Wave
+from analysis.calibration import rates as cal
+from analysis.calibration.rates import Rate
+from analysis.calibration.simulate import Noise, Wave
 
 DEPTHS = (4, 8, 12, 24)
 SWEEP = (4, 8, 12, 16, 24, 36)

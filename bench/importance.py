@@ -54,15 +54,15 @@ def main() -> None:
     import numpy as np
     from flax import nnx
 
-    from analysis.eval_data import EvalData
-    from analysis.importance import prepare
-    from analysis.importance_ablation import (
+    from analysis.importance.ablation import (
         BlockEvaluator,
         sequence_losses,
         single_skip_masks,
         without_blocks,
     )
-    from analysis.pruning import STRATEGIES, pruning_from
+    from analysis.importance.eval_data import EvalData
+    from analysis.importance.layer_importance import prepare
+    from analysis.importance.pruning import STRATEGIES, pruning_from
     from spectral_jax.model import Transformer, count_params
     from spectral_jax.model_config import ModelConfig
 

@@ -406,7 +406,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "inverted-u-union-test",
         "analysis: an inverted U needs α to rise at x = 0 and fall at x = 1 (both tests)",
-        "analysis/quadratic.py",
+        "analysis/lifecycle/quadratic.py",
         "p_inverted_u=np.maximum(p_left, p_right),",
         "p_inverted_u=np.minimum(p_left, p_right),",
         (f"{A_INV}::test_a_concave_profile_peaking_beyond_the_last_layer_is_not_an_inverted_u",),
@@ -414,7 +414,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "inverted-u-from-the-point-estimate",
         "analysis: an inverted U is a test's verdict, not the fitted curvature's sign",
-        "analysis/profile.py",
+        "analysis/lifecycle/profile.py",
         'out["is_inverted_u"] = bool(fit.p_inverted_u < ALPHA)',
         'out["is_inverted_u"] = bool(fit.curvature < 0 and 0 < fit.vertex < 1)',
         (f"{A_INV}::test_a_curvature_within_the_noise_is_not_an_inverted_u",),
@@ -422,7 +422,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "scaling-loo-in-sample",
         "analysis: the scaling law's error is out of sample",
-        "analysis/scaling.py",
+        "analysis/lifecycle/scaling.py",
         "held = ~np.eye(n, dtype=bool)",
         "held = np.ones((n, n), dtype=bool)",
         (f"{A_INV}::test_scaling_error_is_leave_one_out",),

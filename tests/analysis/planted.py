@@ -1,4 +1,4 @@
-"""Planted runs for the analysis tests, built from `analysis.simulate` and written as stores.
+"""Planted runs for the analysis tests, built from `analysis.calibration.simulate` and written as stores.
 
 `lifecycle_frame` plants, for L layers and snapshots every 50 steps up to 4000:
 - q, k: a compression wave c_l(t) = (A0 + A1·x_l)·(1 − exp(−(t − DELAY·x_l)/TAU_F)) after the
@@ -18,8 +18,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from analysis import simulate
-from analysis.simulate import Noise, Profile, Wave, write_run
+from analysis.calibration import simulate
+from analysis.calibration.simulate import Noise, Profile, Wave, write_run
 
 STEPS = simulate.STEPS
 KINDS = ("k", "o", "q", "v")

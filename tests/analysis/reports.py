@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from analysis.report import SECTIONS
+from analysis.report.run_report import SECTIONS
 
 FIGURES = (
     "stable_rank_heatmap.png",

@@ -13,7 +13,7 @@ import pytest
 
 from analysis import Run
 from analysis.__main__ import main
-from analysis.report import write_report
+from analysis.report.run_report import write_report
 from tests.analysis import planted
 from tests.analysis.planted import Sweep
 from tests.analysis.reports import check_report, no_failed_analysis

@@ -1,0 +1,216 @@
+"""The persistent spectral gradient: α vs relative depth, its inverted U and its persistence.
+
+The profile is α_l (the chosen α metric averaged over the chosen kinds, low-quality tail fits
+left out: `analysis.lifecycle.alpha_quality`) at relative depth x_l = l / (L − 1), averaged over the final
+`tail` of snapshots (default 10%; `step=` picks one snapshot instead). On it,
+`analysis.lifecycle.quadratic` fits α(x) ≈ c0 + c1·x + c2·x² and tests an inverted U (two-lines test,
+≥ 5 layers) and any depth dependence (F-test); Δα is the noise-shrunk range of the fitted
+profile. `analysis.lifecycle.persistence` tests whether the shape has stopped moving over the final third.
+`range_alpha` keeps the paper's max − min over layers, for comparison only: it grows with the
+number of layers under pure noise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from analysis.lifecycle import persistence
+from analysis.lifecycle.alpha_quality import alpha_grid
+from analysis.lifecycle.quadratic import MIN_FIT_LAYERS, MIN_U_LAYERS, fit_quadratic
+from analysis.results import Analysis
+from analysis.run import Run, RunError, load_run
+from analysis.stats import ALPHA, as_float, as_interval, nanmean, t_interval
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileSummary:
+    """The α depth profile: quadratic fit, inverted U, Δα and persistence."""
+
+    metric: str
+    kinds: tuple[str, ...]
+    step: int | None  # last snapshot of the window
+    window: int  # snapshots averaged
+    alpha: np.ndarray  # [L]
+    coef: tuple[float, float, float] | None = None  # c0, c1, c2
+    r2: float | None = None
+    profile_p: float | None = None  # F-test: any depth dependence
+    curvature: float | None = None
+    curvature_ci: tuple[float, float] | None = None
+    vertex: float | None = None
+    vertex_ci: tuple[float, float] | None = None
+    inverted_u_p: float | None = None
+    is_inverted_u: bool | None = None
+    delta_alpha: float | None = None  # noise-shrunk range of the fitted profile
+    range_alpha: float | None = None  # max − min over layers (grows with L under noise)
+    drift: float | None = None  # shape change over the final third / profile size
+    is_persistent: bool | None = None
+    settle_step: float | None = None
+    persistent_fraction: float | None = None
+    low_quality_fits: int = 0
+    fits: int = 0
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def title(self) -> str:
+        return f"α depth profile ({self.metric}) at step {self.step}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileCurves:
+    """The profile over time (for plots): α grid `[T, L]` and per-step Δα, vertex, curvature."""
+
+    steps: np.ndarray
+    rel_depth: np.ndarray
+    alpha_grid: np.ndarray
+    delta_alpha_t: np.ndarray
+    vertex_t: np.ndarray
+    curvature_t: np.ndarray
+    shape_distance: np.ndarray
+
+
+ProfileResult = Analysis[ProfileSummary, ProfileCurves]
+
+
+def alpha_profile(
+    run: Run | str | Path,
+    step: int | None = None,
+    *,
+    metric: str = "alpha",
+    kinds: Iterable[str] | str | None = None,
+    tail: float = 0.1,
+    smooth: int = 5,
+    settle_tol: float = 0.2,
+) -> ProfileResult:
+    """α vs relative depth over the final window (or at `step`): fit, tests, Δα, persistence."""
+    run = load_run(run)
+    kinds = run.resolve_kinds(kinds)
+    steps = run.steps
+    gated = alpha_grid(run, metric, kinds)
+    grid = gated.values
+    x = run.rel_depth
+    reasons: dict[str, str] = {}
+    n_steps, n_layers = grid.shape
+    if n_steps == 0:
+        reasons["alpha"] = "the run has no snapshots"
+        index, window = 0, 0
+        alpha = np.full(n_layers, np.nan)
+    elif step is None:
+        index, window = n_steps - 1, max(1, math.ceil(tail * n_steps))
+        alpha = nanmean(grid[-window:], 0)
+    else:
+        hits = np.flatnonzero(steps == step)
+        if not len(hits):
+            raise RunError(f"no snapshot at step {step} (steps {steps[0]}..{steps[-1]})")
+        index, window = int(hits[0]), 1
+        alpha = grid[index]
+    values = _fit(x, alpha, reasons, metric)
+    if n_steps:
+        values.update(_persistence(steps, grid, values.get("profile_p"), settle_tol, reasons))
+    finite = np.isfinite(alpha)
+    summary = ProfileSummary(
+        metric=metric,
+        kinds=kinds,
+        step=int(steps[index]) if n_steps else None,
+        window=window,
+        alpha=alpha,
+        range_alpha=as_float(np.ptp(alpha[finite])) if finite.sum() >= 2 else None,
+        low_quality_fits=gated.low_quality,
+        fits=gated.fits,
+        reasons=reasons,
+        **values,
+    )
+    return Analysis(summary, _curves(steps, x, grid, smooth, settle_tol))
+
+
+def _fit(x: np.ndarray, alpha: np.ndarray, reasons: dict[str, str], metric: str) -> dict:
+    ok = np.isfinite(alpha)
+    n = int(ok.sum())
+    if n < MIN_FIT_LAYERS:
+        reasons["coef"] = (
+            f"the quadratic fit needs ≥ {MIN_FIT_LAYERS} layers with a finite {metric} (have {n})"
+        )
+        return {}
+    fit = fit_quadratic(x[ok], alpha[ok])
+    out = {
+        "coef": tuple(float(v) for v in fit.coef),
+        "r2": as_float(fit.r2),
+        "profile_p": as_float(fit.p_profile),
+        "curvature": as_float(fit.curvature),
+        "curvature_ci": as_interval(*t_interval(fit.curvature, fit.curvature_se, fit.dof)),
+        "vertex": as_float(fit.vertex),
+        "vertex_ci": as_interval(fit.vertex_lo, fit.vertex_hi),
+        "delta_alpha": as_float(fit.amplitude),
+    }
+    if out["vertex_ci"] is None:
+        reasons["vertex_ci"] = "the curvature is not significant: the data do not locate a vertex"
+    if n < MIN_U_LAYERS:
+        reasons["is_inverted_u"] = (
+            f"{n} layers cannot show an inverted U (the two-lines test needs ≥ {MIN_U_LAYERS})"
+        )
+    else:
+        out["inverted_u_p"] = as_float(fit.p_inverted_u)
+        out["is_inverted_u"] = bool(fit.p_inverted_u < ALPHA)
+    return out
+
+
+def _persistence(
+    steps: np.ndarray, grid: np.ndarray, profile_p: float | None, tol: float, reasons: dict
+) -> dict:
+    n_window = persistence.final_third(len(steps))
+    window = grid[-n_window:]
+    ok = np.isfinite(window).all(0)
+    if n_window < persistence.MIN_WINDOW or ok.sum() < 3:
+        reasons["is_persistent"] = (
+            f"needs ≥ {persistence.MIN_WINDOW} snapshots in the final third and ≥ 3 layers "
+            f"(have {n_window} and {int(ok.sum())})"
+        )
+        return {}
+    test = persistence.drift_test(steps[-n_window:], window[:, ok], tol)
+    out: dict = {"drift": as_float(test.relative)}
+    if profile_p is None or profile_p >= ALPHA:
+        out["is_persistent"] = False
+        reasons["settle_step"] = "no depth profile distinguishable from noise at the end"
+        return out
+    out["is_persistent"] = bool(test.settled)
+    if not out["is_persistent"]:
+        reasons["settle_step"] = (
+            f"the shape still moves over the final third or the run cannot show it stopped "
+            f"(change {test.relative:.2g} of the profile; tolerance {tol})"
+        )
+        return out
+    dist = persistence.shape_distance(grid, smooth=5, tail=max(1, math.ceil(0.1 * len(steps))))
+    settled_at = persistence.settle_step(steps, dist, tol)
+    out["settle_step"] = settled_at
+    if settled_at is not None and steps[-1] > steps[0]:
+        out["persistent_fraction"] = float((steps[-1] - settled_at) / (steps[-1] - steps[0]))
+    return out
+
+
+def _curves(
+    steps: np.ndarray, x: np.ndarray, grid: np.ndarray, smooth: int, tol: float
+) -> ProfileCurves:
+    n_steps, n_layers = grid.shape
+    empty = np.full(n_steps, np.nan)
+    delta = vertex = curv = dist = empty
+    complete = np.isfinite(grid).all(1)
+    if n_layers >= MIN_FIT_LAYERS and complete.any():
+        fit = fit_quadratic(x, np.where(complete[:, None], grid, 0.0))
+        delta, vertex, curv = (
+            np.where(complete, v, np.nan) for v in (fit.amplitude, fit.vertex, fit.curvature)
+        )
+    if n_steps >= 2 and n_layers >= 2:
+        tail = max(1, math.ceil(0.1 * n_steps))
+        dist = persistence.shape_distance(grid, smooth=smooth, tail=tail)
+    return ProfileCurves(
+        steps=steps,
+        rel_depth=x,
+        alpha_grid=grid,
+        delta_alpha_t=delta,
+        vertex_t=vertex,
+        curvature_t=curv,
+        shape_distance=dist,
+    )
