@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from spectral_jax.paths import user_path
 from spectral_jax.store import SpectraStore, StoreError
 
 # Kinds compared by the Q/K–V asymmetry analysis.
@@ -155,7 +156,7 @@ def load_run(run: Run | str | Path) -> Run:
     """Open a run directory (or a bare spectra store directory); a `Run` passes through."""
     if isinstance(run, Run):
         return run
-    path = Path(run)
+    path = user_path(run)
     if not path.exists():
         raise RunError(f"no run directory at {path}")
     if (path / "spectra" / "meta.json").is_file():

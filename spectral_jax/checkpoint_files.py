@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from spectral_jax.paths import user_path
+
 CONFIG = "config.json"
 TOKENIZER = "tokenizer.json"
 SAFETENSORS, SAFETENSORS_INDEX = "model.safetensors", "model.safetensors.index.json"
@@ -42,7 +44,7 @@ def resolve_source(source: str | Path, revision: str | None = None) -> Path:
     fetched from the Hugging Face hub (safetensors when the revision has them, else the
     PyTorch pickle).
     """
-    path = Path(source)
+    path = user_path(source)
     if path.is_dir():
         if revision is None:
             return path

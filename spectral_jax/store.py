@@ -31,6 +31,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pandas as pd
 
+from spectral_jax.paths import user_path
+
 SCHEMA_VERSION = 1
 Entry = dict[str, dict]
 _STEP_DIR = re.compile(r"^\d+$")
@@ -157,7 +159,7 @@ class SpectraWriter:
         """`from_step`: the first step this writer will write. Appending to an existing store
         whose settings outside its identity (e.g. `method`, `every`) differ updates meta.json
         and records the old values under `history` as applying to the entries before it."""
-        self.path = Path(path)
+        self.path = user_path(path)
         self.meta = {"schema_version": SCHEMA_VERSION, **meta}
         old = check_appendable(self.path, self.meta)
         if old is not None:
@@ -234,7 +236,7 @@ class SpectraStore:
     """Read a store (also while its run is still writing): steps, entries, tidy metrics."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self.path = user_path(path)
         self.meta = _read_meta(self.path)
         self._dtype = _record_dtype(self.meta)
         self._cache: dict[int, np.ndarray] | None = None

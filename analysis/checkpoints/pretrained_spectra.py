@@ -36,6 +36,7 @@ from spectral_jax.matrices import (
 from spectral_jax.metrics import METRIC_DEFINITIONS_VERSION, METRIC_NAMES
 from spectral_jax.model import Transformer
 from spectral_jax.model_config import ModelConfig
+from spectral_jax.paths import user_path
 from spectral_jax.pretrained import PretrainedError, describe_source, load_pretrained
 from spectral_jax.probe import probe
 from spectral_jax.store import SpectraStore, SpectraWriter
@@ -56,7 +57,7 @@ def step_of(revision: str | None) -> int | None:
 def run_name(source: str | Path, revision: str | None = None) -> str:
     """Directory name for a source: a local directory's name, or the hub name with `/` → `--`;
     `@revision` appended when one is given."""
-    path = Path(source)
+    path = user_path(source)
     name = path.resolve().name if path.exists() else str(source).replace("/", "--")
     return f"{name}@{revision}" if revision else name
 
@@ -132,7 +133,7 @@ def analyse_pretrained(
         raise CheckpointSpectraError(f"two sources would both write {Path(out) / twice}")
     written = []
     for source, name in zip(sources, names, strict=True):
-        directory = Path(out) / name
+        directory = user_path(out) / name
         info = describe_source(source, revision)
         step = step_of(revision) or 0
         store_path = directory / "spectra"

@@ -31,6 +31,7 @@ from analysis.checkpoints.pretrained_spectra import (
     write_config,
     write_csv,
 )
+from spectral_jax.paths import user_path
 from spectral_jax.pretrained import describe_source, load_pretrained
 from spectral_jax.store import SpectraStore, SpectraWriter
 
@@ -48,7 +49,7 @@ class SeriesPoint:
 
 def series_points(source: str | Path, revisions: Sequence[str] | None = None) -> list[SeriesPoint]:
     """The checkpoints of a series, by ascending step."""
-    path = Path(source)
+    path = user_path(source)
     if path.is_dir():
         points = _local_points(path)
         if revisions is not None:
@@ -109,7 +110,7 @@ def analyse_series(
     log: Callable[[str], None] = print,
 ) -> Path:
     """Probe every checkpoint of the series not yet in `out/spectra`; returns `out`."""
-    out = Path(out)
+    out = user_path(out)
     points = series_points(source, revisions)
     store_path = out / "spectra"
     done = set(SpectraStore(store_path).steps()) if (store_path / "meta.json").is_file() else set()

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from spectral_jax.model import Transformer
 from spectral_jax.model_config import ModelConfig
+from spectral_jax.paths import user_path
 
 # The trainer's run layout (train/run_dir.py) and its data.val_fraction default; duplicated
 # here because analysis never imports the trainer.
@@ -76,7 +77,7 @@ def load_source(
         return source
     if isinstance(source, Transformer):
         return ModelSource(source, source.cfg, "model", info={"kind": "in-memory model"})
-    path = Path(source)
+    path = user_path(source)
     if (path / RUN_CONFIG).is_file() and not (path / "config.json").is_file():
         if revision is not None:
             raise SourceError(f"--revision applies to pretrained checkpoints, not to run {path}")

@@ -9,11 +9,12 @@ from pathlib import Path
 from analysis.importance.layer_importance import ImportanceResult
 from analysis.importance.pruning import PruningResult
 from analysis.report.importance_figures import alpha_scatter, pruning_curves
+from spectral_jax.paths import user_path
 
 
 def write_importance(result: ImportanceResult, out: str | Path) -> Path:
     """`out/importance.csv`, `out/importance.json`, `out/importance.png`; returns `out`."""
-    out = Path(out)
+    out = user_path(out)
     out.mkdir(parents=True, exist_ok=True)
     first = ["layer", "delta_loss", "block_influence", "angular_distance", "alpha", "stable_rank"]
     columns = first + [c for c in result.layers.columns if c not in first]
@@ -27,7 +28,7 @@ def write_importance(result: ImportanceResult, out: str | Path) -> Path:
 
 def write_pruning(result: PruningResult, out: str | Path) -> Path:
     """`out/pruning.csv`, `out/pruning.json`, `out/pruning.png`; returns `out`."""
-    out = Path(out)
+    out = user_path(out)
     out.mkdir(parents=True, exist_ok=True)
     result.table.to_csv(out / "pruning.csv", index=False)
     (out / "pruning.json").write_text(json.dumps(result.to_dict(), indent=1))

@@ -29,6 +29,7 @@ from analysis.report.findings import run_caveats, run_findings, scaling_findings
 from analysis.report.html import page
 from analysis.results import to_jsonable
 from analysis.run import QK_KINDS, Run, load_run
+from spectral_jax.paths import user_path
 
 SECTIONS = ("wave", "alpha_profile", "asymmetry", "two_timescale")
 
@@ -175,7 +176,7 @@ def write_report(
         if first.path is None:
             raise ValueError("an in-memory run needs an explicit output directory")
         out = first.path / "report"
-    out = Path(out)
+    out = user_path(out)
     out.mkdir(parents=True, exist_ok=True)
     results, summary = analyse(first, metric=metric, kinds=kinds)
     if len(runs) > 1:
@@ -225,7 +226,7 @@ def write_scaling_report(
     dpi: int = 100,
 ) -> Path:
     """scaling.json, scaling.png and index.html for Δα = c·L^β across runs."""
-    out = Path(out)
+    out = user_path(out)
     out.mkdir(parents=True, exist_ok=True)
     result = scaling_from_runs(runs, step=step, metric=metric, kinds=kinds)
     summary: dict[str, Any] = {"scaling": to_jsonable(result.to_dict())}

@@ -91,3 +91,25 @@ def planted_setup() -> Setup:
     windows = take_windows(markov_stream(64 * 17 * 2, CFG.vocab_size, seed=7), 64, 16)
     data = EvalData(windows[0::2], windows[1::2], {"data": "markov"})
     return prepare(trained_planted_model(), data=data, n_boot=200, progress=False)
+
+
+def write_run_directory(run_dir: Path) -> Path:
+    """A run directory as the trainer leaves it: resolved config.yaml, tokenizer.json and an
+    Orbax checkpoint of the whole train state (params and AdamW moments), step 40."""
+    from train.checkpoint import Checkpointer
+    from train.config import save_config, validate
+    from train.corpora import shakespeare_files
+    from train.step import init_state
+    from train.tokenizer import train_bpe
+
+    model = {"n_layers": 3, "d_model": 32, "n_heads": 2, "d_ff": 64, "vocab_size": 300}
+    tree = {"model": {**model, "max_seq_len": 32}, "train": {"seq_len": 32}}
+    config = validate({**tree, "run": {"dir": str(run_dir)}})
+    run_dir.mkdir(parents=True)
+    save_config(config, run_dir / "config.yaml")
+    text = shakespeare_files()[0].read_text(encoding="utf-8")[:200_000]
+    train_bpe([text], 300).save(str(run_dir / "tokenizer.json"))
+    _, params, _ = nnx.split(Transformer(config.model, rngs=nnx.Rngs(5)), nnx.Param, ...)
+    with Checkpointer(run_dir / "checkpoints", keep=2, async_save=False) as checkpointer:
+        checkpointer.save(40, init_state(params, optax.adamw(1e-3)), {"position": 0})
+    return run_dir

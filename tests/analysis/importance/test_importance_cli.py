@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import optax
 import pandas as pd
 import pytest
 from flax import nnx
@@ -22,10 +21,14 @@ from analysis.importance.eval_data import DataError, load_eval_data, take_window
 from analysis.importance.model_source import SourceError, load_source
 from spectral_jax.model import Transformer
 from spectral_jax.synthetic_checkpoints import gpt2_config, neox_config, write_checkpoint
-from tests.analysis.importance.importance_planted import PRUNING_COLUMNS, write_tokens
+from tests.analysis.importance.importance_planted import (
+    PRUNING_COLUMNS,
+    write_run_directory,
+    write_tokens,
+)
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.filterwarnings("ignore:degenerate spectra")
-REPO = Path(__file__).resolve().parents[2]
 KINDS = ("q", "k", "v", "o", "mlp_in", "mlp_out")
 IMPORTANCE_COLUMNS = ["layer", "delta_loss", "block_influence", "angular_distance", "alpha"]
 FAST = ["--tokens", "512", "--seq-len", "16", "--n-boot", "100", "--quiet"]
@@ -38,30 +41,8 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "gpt2": write_checkpoint(root / "gpt2", gpt2_config(4, 32, 4, 64, 16)),
         "neox": write_checkpoint(root / "neox", neox_config(4, 32, 4, 64, 16)),
         "tokens": write_tokens(root / "markov.bin"),
-        "run": _run_directory(root / "run"),
+        "run": write_run_directory(root / "run"),
     }
-
-
-def _run_directory(run_dir: Path) -> Path:
-    """A run directory as the trainer leaves it: resolved config.yaml, tokenizer.json and an
-    Orbax checkpoint of the whole train state (params and AdamW moments), step 40."""
-    from train.checkpoint import Checkpointer
-    from train.config import save_config, validate
-    from train.corpora import shakespeare_files
-    from train.step import init_state
-    from train.tokenizer import train_bpe
-
-    model = {"n_layers": 3, "d_model": 32, "n_heads": 2, "d_ff": 64, "vocab_size": 300}
-    tree = {"model": {**model, "max_seq_len": 32}, "train": {"seq_len": 32}}
-    config = validate({**tree, "run": {"dir": str(run_dir)}})
-    run_dir.mkdir(parents=True)
-    save_config(config, run_dir / "config.yaml")
-    text = shakespeare_files()[0].read_text(encoding="utf-8")[:200_000]
-    train_bpe([text], 300).save(str(run_dir / "tokenizer.json"))
-    _, params, _ = nnx.split(Transformer(config.model, rngs=nnx.Rngs(5)), nnx.Param, ...)
-    with Checkpointer(run_dir / "checkpoints", keep=2, async_save=False) as checkpointer:
-        checkpointer.save(40, init_state(params, optax.adamw(1e-3)), {"position": 0})
-    return run_dir
 
 
 def test_importance_on_a_gpt2_checkpoint(sources: dict, tmp_path: Path, capsys) -> None:
