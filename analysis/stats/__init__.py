@@ -1,6 +1,7 @@
 """Statistics shared by every analysis, in one home: t-based intervals and Fieller ratios,
 batched least squares, AR(1)-aware trends, permutation engines (Spearman, layer bands), Holm's
-correction and the bootstrap over evaluation sequences.
+correction, the bootstrap over evaluation sequences, and the noise of a run (its correlation
+between adjacent layers, `noise`).
 
 Functions take a leading batch of data sets where they can, so the calibration harness runs
 thousands of simulated runs through the very code a real run goes through.
@@ -18,6 +19,7 @@ from analysis.stats.intervals import (
     t_interval,
     t_pvalue,
 )
+from analysis.stats.noise import NoiseEstimate, estimate_noise, run_noise
 from analysis.stats.permutation import (
     EXACT_MAX_N,
     N_PERMUTATIONS,
@@ -36,6 +38,7 @@ __all__ = [
     "LEVEL",
     "N_PERMUTATIONS",
     "BandContrasts",
+    "NoiseEstimate",
     "OLSFit",
     "Trend",
     "as_float",
@@ -43,6 +46,7 @@ __all__ = [
     "band_contrasts",
     "bootstrap_means",
     "bootstrap_rho",
+    "estimate_noise",
     "fieller",
     "holm",
     "min_spearman_p",
@@ -52,6 +56,7 @@ __all__ = [
     "permutation_pvalue",
     "polynomial_design",
     "r_squared",
+    "run_noise",
     "smooth_time",
     "spearman",
     "spearman_exact",
