@@ -402,6 +402,16 @@ MUTATIONS: tuple[Mutation, ...] = (
         "tcfg.eval_batches,\n            process_index=0,",
         (f"{T_MP}::test_two_processes_validate_like_one",),
     ),
+    # --- importance and pruning -------------------------------------------------------------
+    Mutation(
+        "pruning-direction-on-evaluation-half",
+        "analysis: every pruning choice is made on the calibration half, scored on the other",
+        "analysis/importance/pruning.py",
+        "directions[name] = direction(spectral[column].to_numpy(), delta_cal, column)",
+        "directions[name] = direction(spectral[column].to_numpy(), "
+        "(lambda e: e[1:] - e[0])(evaluator.losses(data.evaluation, masks).mean(1)), column)",
+        ("tests/analysis/importance/test_pruning.py::test_no_choice_reads_the_evaluation_half",),
+    ),
     # --- analysis decisions ---------------------------------------------------------------
     Mutation(
         "inverted-u-union-test",

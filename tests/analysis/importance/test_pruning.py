@@ -4,6 +4,7 @@ is reproducible under its seed; bad settings are refused in one line."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -138,3 +139,18 @@ def test_bad_settings_are_refused_in_one_line() -> None:
     assert check_strategies(["last_n", "last_n"], 5) == ("last_n",)
     with pytest.raises(PruningError, match="max-remove must be 1 to 4"):
         pruning_from(planted_setup(), 5, ("last_n",))
+
+
+def test_no_choice_reads_the_evaluation_half() -> None:
+    """Every strategy's choice (directions, rankings, oracle paths) is made on the calibration
+    half: replacing the evaluation half changes the scores, never what was chosen."""
+    setup = planted_setup()
+    rng = np.random.default_rng(7)
+    other = rng.integers(0, 32, size=setup.data.evaluation.shape).astype(np.int32)
+    swapped = dataclasses.replace(setup, data=dataclasses.replace(setup.data, evaluation=other))
+    first = pruning_from(setup, 2, STRATEGIES, random_draws=20)
+    second = pruning_from(swapped, 2, STRATEGIES, random_draws=20)
+    assert first.choices == second.choices
+    for name in ("directions", "oracle", "calibration"):
+        assert first.info[name] == second.info[name], name
+    assert first.info["full_loss"] != second.info["full_loss"]  # the halves were really swapped
