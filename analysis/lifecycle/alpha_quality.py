@@ -16,9 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.run import Run
-
-MIN_TAIL = 10
-KS_CRITICAL = 1.36  # 5% critical value of the KS distance, times √n
+from spectral_jax.health import KS_CRITICAL, MIN_TAIL, alpha_trusted  # noqa: F401 (the one gate)
 
 
 @dataclass(frozen=True)
@@ -34,10 +32,7 @@ def low_quality(frame: pd.DataFrame) -> pd.Series:
     """True for rows whose tail fit is too short or rejected by its KS distance."""
     if not {"alpha_n", "alpha_ks"} <= set(frame.columns):
         return pd.Series(False, index=frame.index)
-    n = frame["alpha_n"].to_numpy(float)
-    ks = frame["alpha_ks"].to_numpy(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        bad = ~(n >= MIN_TAIL) | ~(ks <= KS_CRITICAL / np.sqrt(n))
+    bad = ~alpha_trusted(frame["alpha_n"], frame["alpha_ks"])
     return pd.Series(bad & np.isfinite(frame["alpha"].to_numpy(float)), index=frame.index)
 
 
