@@ -3,7 +3,9 @@
 Each analysis returns `Analysis(summary=..., curves=...)`: `summary` is a small frozen
 keyword-only dataclass of numbers, verdicts and `reasons` (field → why it is null), serialised
 with `dataclasses.asdict`; `curves` holds the arrays behind the figures. Attribute access falls
-through to the summary, so `wave.speed` reads `wave.summary.speed` in a notebook.
+through to the summary, then to the curves, so `wave.speed` reads `wave.summary.speed` and
+`importance.layers` reads `importance.curves.layers` in a notebook. Text rendering lives in
+`analysis.formatting`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import numpy as np
+
+from analysis.formatting import describe
 
 S = TypeVar("S")
 C = TypeVar("C")
@@ -42,31 +46,6 @@ def to_jsonable(value: Any) -> Any:
     return str(value)
 
 
-def fmt(value: Any, digits: int = 4) -> str:
-    """Short human formatting: numbers to `digits` significant digits, intervals as [lo, hi]."""
-    if value is None:
-        return "null"
-    if isinstance(value, tuple | list):
-        return "[" + ", ".join(fmt(v, digits) for v in value) + "]"
-    if isinstance(value, float | np.floating):
-        return "nan" if not math.isfinite(value) else f"{value:.{digits}g}"
-    return str(value)
-
-
-def describe(title: str, fields: Mapping[str, Any]) -> str:
-    """A few readable lines: every short field, then each null field's reason."""
-    lines = [title]
-    reasons = fields.get("reasons") or {}
-    for key, value in fields.items():
-        if key == "reasons" or (isinstance(value, list) and len(value) > 4):
-            continue
-        if isinstance(value, dict):
-            value = ", ".join(f"{k}={fmt(v)}" for k, v in value.items())
-        lines.append(f"  {key}: {fmt(value)}")
-    lines += [f"  {key}: null ({why})" for key, why in reasons.items()]
-    return "\n".join(lines)
-
-
 @dataclass(frozen=True, eq=False)
 class Analysis(Generic[S, C]):
     """One analysis of a run: `summary` (numbers, JSON via `to_dict`) and `curves` (arrays)."""
@@ -81,7 +60,9 @@ class Analysis(Generic[S, C]):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") or name in ("summary", "curves"):
             raise AttributeError(name)
-        return getattr(self.summary, name)
+        if hasattr(self.summary, name):
+            return getattr(self.summary, name)
+        return getattr(self.curves, name)
 
     def __repr__(self) -> str:
         title = getattr(self.summary, "title", type(self.summary).__name__)

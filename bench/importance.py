@@ -113,7 +113,7 @@ def main() -> None:
     data = EvalData(windows[0::2], windows[1::2], {"data": "random ids"})
     setup = prepare(model, data=data, batch_size=args.batch_size, progress=False)
     result, sweep = timed(lambda: pruning_from(setup, None, STRATEGIES))
-    n_max = result.info["settings"]["max_remove"]
+    n_max = result.settings["max_remove"]
     print(
         f"pruning sweep (8 strategies, n = 1..{n_max}, 20 random draws, probe included, "
         f"{len(data.calibration)} + {len(data.evaluation)} sequences): {sweep:.1f} s"

@@ -106,11 +106,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _importance(setup, out: str) -> int:
     from analysis.importance.layer_importance import importance_from
-    from analysis.report.importance_files import write_importance
+    from analysis.report.importance_files import importance_headline, write_importance
 
     result = importance_from(setup)
     directory = write_importance(result, out)
-    print(result.summary())
+    print(importance_headline(result))
     print(f"importance written to {directory / 'importance.csv'} (and .json, .png)")
     return 0
 

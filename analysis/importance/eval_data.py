@@ -36,6 +36,14 @@ MIN_SEQUENCES = 4  # two per half
 END_OF_TEXT = "<|endoftext|>"
 
 
+_DESCRIPTIONS = {
+    "shakespeare": "held-out Shakespeare (the validation tail of every play)",
+    "text": "the text files at {arg}",
+    "tokens": "the token file {arg}",
+    "synthetic": "random tokens (nothing a model could have learned: a smoke test)",
+}
+
+
 class DataError(ValueError):
     """Evaluation data that cannot be built as asked; the one-line message says why."""
 
@@ -100,6 +108,7 @@ def load_eval_data(
         )
     info = {
         "data": data,
+        "description": _DESCRIPTIONS[kind].format(arg=arg),
         "tokens": n_seq * seq_len,
         "seq_len": seq_len,
         "sequences": n_seq,

@@ -21,10 +21,9 @@ per-kind α and stable rank a second, exploratory one.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import numpy as np
@@ -33,6 +32,7 @@ import pandas as pd
 from analysis.importance.ablation import DEFAULT_BATCH, BlockEvaluator, single_skip_masks
 from analysis.importance.eval_data import DEFAULT_TOKENS, EvalData, load_eval_data
 from analysis.importance.model_source import ModelSource, load_source
+from analysis.results import Analysis
 from analysis.stats import (
     ALPHA,
     N_PERMUTATIONS,
@@ -120,33 +120,32 @@ def stream_scores(mean_cos: np.ndarray) -> pd.DataFrame:
     )
 
 
-@dataclass(frozen=True, eq=False)
-class ImportanceResult:
-    """`layers`: one row per block; `correlations`: one row per score; `per_sequence`:
-    `[n_eval, L]` delta_loss of each evaluation window; `info`: source, data, settings."""
+@dataclass(frozen=True, kw_only=True)
+class ImportanceSummary:
+    """What was measured on what: the source, model, evaluation data and settings, the full
+    model's loss, and each score's correlation with `delta_loss` (ρ, p, CI, Holm p, decision)."""
+
+    title: ClassVar[str] = "layer importance"
+    source: dict[str, Any]
+    model: dict[str, Any]
+    data: dict[str, Any]
+    half: str
+    settings: dict[str, Any]
+    full_loss: float
+    correlations: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ImportanceCurves:
+    """`layers`: one row per block (every score); `correlation_table`: one row per score;
+    `per_sequence`: `[n_eval, L]` delta_loss of each evaluation window."""
 
     layers: pd.DataFrame
-    correlations: pd.DataFrame
+    correlation_table: pd.DataFrame
     per_sequence: np.ndarray
-    full_loss: float
-    info: dict[str, Any]
 
-    def to_dict(self) -> dict[str, Any]:
-        rows = self.correlations.to_dict(orient="records")
-        return _jsonable(
-            {
-                **self.info,
-                "full_loss": self.full_loss,
-                "correlations": {row.pop("score"): row for row in rows},
-            }
-        )
 
-    def summary(self) -> str:
-        row = self.correlations.set_index("score").loc["alpha"]
-        return (
-            f"{self.info['source']['name']}: ρ(alpha, delta_loss) = {row['rho']:+.3f} "
-            f"(p = {row['p']:.3g}, Holm {row['p_holm']:.3g}; {row['decision']})"
-        )
+ImportanceResult = Analysis[ImportanceSummary, ImportanceCurves]
 
 
 def layer_importance(source: ModelSource | Any, **kwargs: Any) -> ImportanceResult:
@@ -172,14 +171,23 @@ def importance_from(setup: Setup) -> ImportanceResult:
     layers = layers.merge(spectral, on="layer")
     kinds = default_kinds(source.cfg)
     correlations = correlate(layers, per_sequence, setup.settings, kinds)
-    info = {
-        "source": {"name": source.name, **source.info},
-        "model": source.cfg.describe(),
-        "data": data.info,
-        "half": "evaluation",
-        "settings": setup.settings,
+    by_score = {
+        row["score"]: {k: v for k, v in row.items() if k != "score"}
+        for row in correlations.to_dict(orient="records")
     }
-    return ImportanceResult(layers, correlations, per_sequence, float(losses[0].mean()), info)
+    summary = ImportanceSummary(
+        source={"name": source.name, **source.info},
+        model=source.cfg.describe(),
+        data=data.info,
+        half="evaluation",
+        settings=setup.settings,
+        full_loss=float(losses[0].mean()),
+        correlations=by_score,
+    )
+    curves = ImportanceCurves(
+        layers=layers, correlation_table=correlations, per_sequence=per_sequence
+    )
+    return Analysis(summary=summary, curves=curves)
 
 
 def correlate(
@@ -245,17 +253,3 @@ def _reading(row: dict) -> dict[str, str]:
     else:
         decision = f"not significant (Holm-adjusted p ≥ {ALPHA})"
     return {"sign": sign, "reading": reading, "decision": decision}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if dataclasses.is_dataclass(value):
-        return _jsonable(dataclasses.asdict(value))
-    return value

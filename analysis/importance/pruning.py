@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -35,11 +35,11 @@ import pandas as pd
 from analysis.importance.ablation import mask_of, single_skip_masks
 from analysis.importance.layer_importance import (
     Setup,
-    _jsonable,
     prepare,
     spectral_scores,
     stream_scores,
 )
+from analysis.results import Analysis
 from analysis.stats import bootstrap_means, percentile_interval, spearman
 
 STRATEGIES = (
@@ -95,27 +95,37 @@ def direction(score: np.ndarray, delta_loss: np.ndarray, name: str) -> dict[str,
     return {"ascending": ascending, "prune_first": end, "rho_calibration": rho, "why": why}
 
 
-@dataclass(frozen=True, eq=False)
-class PruningResult:
-    """`table`: strategy, n_removed, removed_layers, loss, perplexity (+ random's interval);
-    `headline`: the per-n ratios; `choices`: each strategy's removed blocks per n; `info`."""
+@dataclass(frozen=True, kw_only=True)
+class PruningSummary:
+    """What was pruned how: source, model, data, settings and strategies; the full model's loss;
+    each strategy's removed blocks per n (`choices`), the directions and oracle paths chosen on
+    the calibration half (with that half's scores under `calibration`), the random orders."""
+
+    title: ClassVar[str] = "layer pruning"
+    source: dict[str, Any]
+    model: dict[str, Any]
+    data: dict[str, Any]
+    settings: dict[str, Any]
+    strategies: list[str]
+    full_loss: float
+    full_perplexity: float
+    choices: dict[str, dict[int, list[int]]]
+    directions: dict[str, dict[str, Any]]
+    calibration: dict[str, Any]
+    oracle: dict[str, Any]
+    random_orders: list[list[int]]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class PruningCurves:
+    """`table`: strategy, n_removed, removed_layers, loss, perplexity (+ random's interval) on
+    the evaluation half; `headline`: the per-n perplexity ratios between strategies."""
 
     table: pd.DataFrame
     headline: pd.DataFrame
-    choices: dict[str, dict[int, list[int]]]
-    info: dict[str, Any]
 
-    def to_dict(self) -> dict[str, Any]:
-        return _jsonable(
-            {
-                **self.info,
-                "choices": {
-                    s: {str(n): c for n, c in ch.items()} for s, ch in self.choices.items()
-                },
-                "headline": self.headline.to_dict(orient="records"),
-                "table": self.table.to_dict(orient="records"),
-            }
-        )
+
+PruningResult = Analysis[PruningSummary, PruningCurves]
 
 
 def prune_layers(
@@ -192,26 +202,27 @@ def pruning_from(
         draws = [[int(i) for i in rng.permutation(n_layers)] for _ in range(random_draws)]
     scored = _score(setup, choices, draws, sizes)
     table, headline = _tables(scored, choices, draws, sizes, setup.settings)
-    info = {
-        "source": {"name": setup.source.name, **setup.source.info},
-        "model": setup.source.cfg.describe(),
-        "data": data.info,
-        "settings": {**setup.settings, "max_remove": n_max, "random_draws": random_draws},
-        "strategies": list(strategies),
-        "full_loss": scored["full"],
-        "full_perplexity": math.exp(scored["full"]),
-        "directions": directions,
-        "calibration": {
+    summary = PruningSummary(
+        source={"name": setup.source.name, **setup.source.info},
+        model=setup.source.cfg.describe(),
+        data=data.info,
+        settings={**setup.settings, "max_remove": n_max, "random_draws": random_draws},
+        strategies=list(strategies),
+        choices=choices,
+        full_loss=scored["full"],
+        full_perplexity=math.exp(scored["full"]),
+        directions=directions,
+        calibration={
             "full_loss": float(cal[0]),
             "delta_loss": delta_cal.tolist(),
             "alpha": None if spectral is None else spectral["alpha"].tolist(),
             "stable_rank": None if spectral is None else spectral["stable_rank"].tolist(),
             "block_influence": streams["block_influence"].tolist(),
         },
-        "oracle": oracle_paths,
-        "random_orders": draws,
-    }
-    return PruningResult(table, headline, choices, info)
+        oracle=oracle_paths,
+        random_orders=draws,
+    )
+    return Analysis(summary=summary, curves=PruningCurves(table=table, headline=headline))
 
 
 def greedy(setup: Setup, n_max: int, first: np.ndarray, *, best: bool) -> tuple[list[int], list]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from analysis.results import fmt
+from analysis.formatting import fmt
 
 STYLE = (
     "body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em;color:#222}"

@@ -28,7 +28,7 @@ def alpha_scatter(result: ImportanceResult) -> Figure:
     """Block-mean α (tail MLE) against delta_loss, each point labelled with its layer; ρ, its
     permutation p and bootstrap CI in the title."""
     layers = result.layers
-    row = result.correlations.set_index("score").loc["alpha"]
+    row = result.correlations["alpha"]
     fig = Figure(figsize=(5.5, 4.2), layout="constrained")
     ax = fig.subplots()
     ax.scatter(layers["alpha"], layers["delta_loss"], c=layers["layer"], cmap="viridis")
@@ -39,7 +39,7 @@ def alpha_scatter(result: ImportanceResult) -> Figure:
     if np.isfinite(row["ci_lo"]):
         ci = f", 95% CI [{row['ci_lo']:+.2f}, {row['ci_hi']:+.2f}]"
     ax.set_title(
-        f"{result.info['source']['name']}: Spearman ρ = {row['rho']:+.3f} (p = {row['p']:.3g}{ci})",
+        f"{result.source['name']}: Spearman ρ = {row['rho']:+.3f} (p = {row['p']:.3g}{ci})",
         fontsize=9,
     )
     ax.set_xlabel("block-mean α (tail MLE) over q, k, v, o, mlp_in, mlp_out")
@@ -71,7 +71,7 @@ def pruning_curves(result: PruningResult) -> Figure:
         ax.set_yscale("log")
     ax.set_xlabel("blocks removed")
     ax.set_ylabel("perplexity (evaluation half)")
-    ax.set_title(f"{result.info['source']['name']}: layer pruning", fontsize=9)
+    ax.set_title(f"{result.source['name']}: layer pruning", fontsize=9)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=7)
     return fig

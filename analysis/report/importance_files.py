@@ -1,5 +1,5 @@
-"""The files of the importance and pruning commands: a CSV table, the JSON summary and a figure
-each, written beside one another in the output directory."""
+"""What the importance and pruning commands write: a CSV table, the JSON summary and a figure
+each, beside one another in the output directory, and the one line they print."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from analysis.importance.layer_importance import ImportanceResult
 from analysis.importance.pruning import PruningResult
 from analysis.report.importance_figures import alpha_scatter, pruning_curves
+from analysis.results import to_jsonable
 from spectral_jax.paths import user_path
 
 
@@ -31,8 +32,23 @@ def write_pruning(result: PruningResult, out: str | Path) -> Path:
     out = user_path(out)
     out.mkdir(parents=True, exist_ok=True)
     result.table.to_csv(out / "pruning.csv", index=False)
-    (out / "pruning.json").write_text(json.dumps(result.to_dict(), indent=1))
+    tables = {
+        "headline": result.headline.to_dict(orient="records"),
+        "table": result.table.to_dict(orient="records"),
+    }
+    document = {**result.to_dict(), **to_jsonable(tables)}
+    (out / "pruning.json").write_text(json.dumps(document, indent=1))
     figure = pruning_curves(result)
     figure.savefig(out / "pruning.png", dpi=120)
     figure.clf()
     return out
+
+
+def importance_headline(result: ImportanceResult) -> str:
+    """One line: ρ(alpha, delta_loss) with its p-values and decision, and what it was measured on."""
+    row = result.correlations["alpha"]
+    return (
+        f"{result.source['name']}: ρ(alpha, delta_loss) = {row['rho']:+.3f} "
+        f"(p = {row['p']:.3g}, Holm {row['p_holm']:.3g}; {row['decision']}), "
+        f"on {result.data['description']}"
+    )

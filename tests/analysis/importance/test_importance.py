@@ -94,7 +94,7 @@ def test_layer_table_has_every_score(result) -> None:
 
 
 def test_correlations_report_sign_p_ci_and_holm(result) -> None:
-    table = result.correlations.set_index("score")
+    table = result.correlation_table.set_index("score")
     alpha = table.loc["alpha"]
     layers = result.layers
     assert alpha["rho"] == pytest.approx(spearman(layers["alpha"], layers["delta_loss"]))

@@ -59,7 +59,7 @@ def test_importance_on_a_gpt2_checkpoint(sources: dict, tmp_path: Path, capsys) 
     document = json.loads((out / "importance.json").read_text())
     assert document["source"]["kind"] == "pretrained" and document["source"]["family"] == "gpt2"
     assert document["data"] == {
-        "data": "synthetic", "tokens": 512, "seq_len": 16, "sequences": 32,
+        "data": "synthetic", "description": "random tokens (nothing a model could have learned: a smoke test)", "tokens": 512, "seq_len": 16, "sequences": 32,
         "stream_tokens": 32 * 17, "seed": 0,
     }  # fmt: skip
     alpha = document["correlations"]["alpha"]

@@ -66,7 +66,7 @@ def test_oracle_best_removes_the_identity_blocks_first_at_no_cost(result) -> Non
     assert not set(worst[2]) & set(PLANTED)
     assert table.loc[("oracle_worst", 2), "loss"] > table.loc[("oracle_best", 2), "loss"]
     # the greedy paths are nested and their calibration losses never fall for the best
-    order = result.info["oracle"]["oracle_best"]["order"]
+    order = result.oracle["oracle_best"]["order"]
     assert [sorted(order[:n]) for n in (1, 2, 3)] == [best[1], best[2], best[3]]
 
 
@@ -109,7 +109,7 @@ def test_headline_ratios_and_directions(result) -> None:
     # best removes the identity blocks at n = 2: its rise is 0, so worst / best is undefined
     assert math.isnan(head.loc[2, "worst_over_best"])
     assert "oracle_best has the lower perplexity" in head.loc[3, "worst_over_best_verdict"]
-    spectral = result.info["directions"]["spectral"]
+    spectral = result.directions["spectral"]
     assert (
         spectral["prune_first"] in {"lowest", "highest"} and "calibration half" in spectral["why"]
     )
@@ -119,7 +119,7 @@ def test_random_baseline_is_reproducible_under_its_seed() -> None:
     setup = planted_setup()
     first = pruning_from(setup, 2, ("random",), random_draws=20)
     again = pruning_from(setup, 2, ("random",), random_draws=20)
-    assert first.info["random_orders"] == again.info["random_orders"]
+    assert first.random_orders == again.random_orders
     assert first.table.equals(again.table)
     other = pruning_from(
         type(setup)(setup.source, setup.data, setup.evaluator, {**setup.settings, "seed": 1}),
@@ -127,8 +127,8 @@ def test_random_baseline_is_reproducible_under_its_seed() -> None:
         ("random",),
         random_draws=20,
     )
-    assert other.info["random_orders"] != first.info["random_orders"]
-    assert len(first.info["random_orders"]) == 20
+    assert other.random_orders != first.random_orders
+    assert len(first.random_orders) == 20
 
 
 def test_bad_settings_are_refused_in_one_line() -> None:
@@ -152,5 +152,5 @@ def test_no_choice_reads_the_evaluation_half() -> None:
     second = pruning_from(swapped, 2, STRATEGIES, random_draws=20)
     assert first.choices == second.choices
     for name in ("directions", "oracle", "calibration"):
-        assert first.info[name] == second.info[name], name
-    assert first.info["full_loss"] != second.info["full_loss"]  # the halves were really swapped
+        assert getattr(first, name) == getattr(second, name), name
+    assert first.full_loss != second.full_loss  # the halves were really swapped
