@@ -6,6 +6,7 @@
     series      a checkpoint series as one spectra store
     importance  per-layer importance and its rank correlation with α
     prune       remove blocks by each strategy and measure the perplexity
+    health      layer-health rules on a run, store, checkpoint or series (exit 1: flagged)
 
 `python -m analysis --help` lists them; `python -m analysis COMMAND --help` explains one.
 """
@@ -17,10 +18,11 @@ import sys
 from types import ModuleType
 
 from analysis.checkpoints import cli as checkpoints_cli
+from analysis.health import cli as health_cli
 from analysis.importance import cli as importance_cli
 from analysis.report import cli as report_cli
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (report_cli, checkpoints_cli, importance_cli)
+COMMAND_MODULES: tuple[ModuleType, ...] = (report_cli, checkpoints_cli, importance_cli, health_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,6 +37,7 @@ COMMANDS: dict[str, Callable[[Callable[[str], str], Path, Path], list[str]]] = {
     "series": lambda p, *_: ["series", p("series"), "--out", p("out/series")],
     "importance": lambda p, *_: ["importance", p("trained"), "--out", p("out/imp"), *FAST],
     "prune": lambda p, *_: ["prune", p("trained"), "--out", p("out/prune"), *FAST],
+    "health": lambda p, *_: ["health", p("tiny-gpt2"), "--alpha-ceiling=off", "--out", p("out/h")],
 }
 
 
