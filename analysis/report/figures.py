@@ -193,22 +193,31 @@ def wave_panel(wave: WaveResult) -> Figure:
 
 
 def asymmetry_panel(asym: AsymmetryResult) -> Figure:
-    """c(t) per layer (colour = depth, with a colour bar) for Q, K, V, O, and onsets vs layer."""
+    """c(t) per layer for Q, K, V, O (colour = depth, the colour bar beside those panels only),
+    and the onsets vs layer on their own to the right."""
     curves = asym.curves
     shown = [k for k in (*QK_KINDS, *VO_KINDS) if k in curves.compression]
-    fig, axes = _figure(len(shown) + 1, cols=3)
+    cols = min(2, max(1, len(shown)))
+    rows = max(1, math.ceil(len(shown) / cols))
+    fig = Figure(figsize=(4.2 * cols + 4.6, 3.2 * rows), layout="constrained")
+    left, right = fig.subfigures(1, 2, width_ratios=[4.2 * cols + 0.6, 4.0])
+    kind_axes = left.subplots(rows, cols, squeeze=False).ravel()
+    for ax in kind_axes[len(shown) :]:
+        ax.set_visible(False)
     cmap = _cmap("viridis")
     n_layers = max((c.shape[1] for c in curves.compression.values()), default=1)
-    for ax, kind in zip(axes, shown, strict=False):
+    for ax, kind in zip(kind_axes, shown, strict=False):
         c = curves.compression[kind]
         for l in range(c.shape[1]):
             ax.plot(curves.steps, c[:, l], color=cmap(l / max(n_layers - 1, 1)), lw=0.8)
         ax.set(title=kind, xlabel="step", ylabel="compression c")
     if shown:
         norm = Normalize(-0.5, n_layers - 0.5)
-        bar = fig.colorbar(ScalarMappable(norm, cmap), ax=list(axes[: len(shown)]), label="layer")
+        bar = left.colorbar(
+            ScalarMappable(norm, cmap), ax=list(kind_axes[: len(shown)]), label="layer"
+        )
         _layer_axis(bar.ax.yaxis)
-    ax = axes[-1]
+    ax = right.subplots()
     for name, color in (("qk", "C3"), ("vo", "C0")):
         onset = curves.onsets.get(name)
         if onset is not None:
