@@ -100,16 +100,26 @@ def profiles(data: dict[str, Any]) -> Figure | None:
     for i, depth in enumerate(depths):
         alpha = _profile(by_depth[depth])
         if alpha is not None:
-            left.plot(_x(len(alpha)), alpha, "o-", ms=3, color=_colour(i, len(depths)),
-                      label=f"L={depth}")
+            left.plot(
+                _x(len(alpha)), alpha, "o-", ms=3, color=_colour(i, len(depths)), label=f"L={depth}"
+            )
     left.set_title("final α profile, depth sweep", fontsize=9)
     for ci, cond in enumerate(plan["conditions"]):
         summary = groups.get(cond["name"])
-        for si, seed in enumerate((summary or {}).get("per_seed") or ([summary] if summary else [])):
+        for si, seed in enumerate(
+            (summary or {}).get("per_seed") or ([summary] if summary else [])
+        ):
             alpha = _profile(seed)
             if alpha is not None:
-                right.plot(_x(len(alpha)), alpha, "o", ls=STYLES[si % 4], ms=3, color=f"C{ci}",
-                           label=cond["name"] if si == 0 else None)
+                right.plot(
+                    _x(len(alpha)),
+                    alpha,
+                    "o",
+                    ls=STYLES[si % 4],
+                    ms=3,
+                    color=f"C{ci}",
+                    label=cond["name"] if si == 0 else None,
+                )
     right.set_title(f"final α profile, L={plan['middle_depth']}, seeds", fontsize=9)
     for ax in (left, right):
         ax.set_xlabel("relative depth l/(L−1)")
@@ -126,11 +136,20 @@ def onsets(data: dict[str, Any]) -> Figure | None:
     fig, (ax,) = _figure(1)
     for ci, cond in enumerate(plan["conditions"]):
         summary = groups.get(cond["name"])
-        for si, seed in enumerate((summary or {}).get("per_seed") or ([summary] if summary else [])):
+        for si, seed in enumerate(
+            (summary or {}).get("per_seed") or ([summary] if summary else [])
+        ):
             onset = (seed.get("wave") or {}).get("onset") or []
             y = np.array([np.nan if v is None else v for v in onset], float)
-            ax.plot(np.arange(len(y)), y, "o", ls=STYLES[si % 4], ms=3, color=f"C{ci}",
-                    label=cond["name"] if si == 0 else None)
+            ax.plot(
+                np.arange(len(y)),
+                y,
+                "o",
+                ls=STYLES[si % 4],
+                ms=3,
+                color=f"C{ci}",
+                label=cond["name"] if si == 0 else None,
+            )
     ax.set_xlabel("layer")
     ax.set_ylabel("onset step (half-max compression)")
     ax.set_title(f"compression onsets, L={plan['middle_depth']}", fontsize=9)
@@ -152,8 +171,13 @@ def scaling(data: dict[str, Any]) -> Figure | None:
     ax.plot(depth[ok], delta[ok], "o", color="C0", label="this study")
     grid = np.geomspace(depth.min(), depth.max(), 50)
     if result.get("beta") is not None and result.get("c") is not None:
-        ax.plot(grid, result["c"] * grid ** result["beta"], "-", color="C0",
-                label=f"fit β = {result['beta']:.2f}")
+        ax.plot(
+            grid,
+            result["c"] * grid ** result["beta"],
+            "-",
+            color="C0",
+            label=f"fit β = {result['beta']:.2f}",
+        )
     if ok.any():
         anchor = np.exp(np.mean(np.log(delta[ok]))) / np.exp(np.mean(np.log(depth[ok]))) ** 0.26
         ax.plot(grid, anchor * grid**PAPER_BETA, ":", color="grey", label="slope 0.26 (paper)")

@@ -189,8 +189,9 @@ class Analyst:
                 continue  # the reference group's first seed is this run
             target = root / "sweep" / f"L{run.depth}"
             reader = self._reader(self.collected.sweep, str(run.depth), target)
-            out.append((f"report {run.name}", ["report", str(run.run_dir), "--out", str(target)],
-                        reader))
+            out.append(
+                (f"report {run.name}", ["report", str(run.run_dir), "--out", str(target)], reader)
+            )
         sweep = plan.sweep()
         if sweep:
             target = root / "scaling"

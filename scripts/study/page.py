@@ -33,18 +33,42 @@ SECTIONS = (
 # The six lifecycle claims, in the order of analysis.report.findings.run_findings, with the
 # paper's statement and the across-seed statistic summarising each.
 LIFECYCLE = (
-    ("Compression wave, early → late, and its speed", "travels early → late (no speed given)",
-     ("wave", "speed"), "layers/1k steps"),
-    ("Reversal of G(t)", "G peaks early, then reverses (late layers over-compress)",
-     ("wave", "reversal_step"), "step"),
-    ("Inverted U of α over depth", "inverted U in deeper models",
-     ("alpha_profile", "vertex"), "vertex (rel. depth)"),
-    ("Persistence of the α profile", "permanent depth gradient",
-     ("alpha_profile", "drift"), "drift over final third"),
-    ("Q/K–V asymmetry", "Q/K carry the depth dependence, V/O compress uniformly",
-     ("asymmetry", "difference"), "ln-onset slope Q/K − V/O"),
-    ("Two timescales (α slower than compression)", "two-timescale model fits",
-     ("two_timescale", "ratio"), "τ_slow/τ_fast"),
+    (
+        "Compression wave, early → late, and its speed",
+        "travels early → late (no speed given)",
+        ("wave", "speed"),
+        "layers/1k steps",
+    ),
+    (
+        "Reversal of G(t)",
+        "G peaks early, then reverses (late layers over-compress)",
+        ("wave", "reversal_step"),
+        "step",
+    ),
+    (
+        "Inverted U of α over depth",
+        "inverted U in deeper models",
+        ("alpha_profile", "vertex"),
+        "vertex (rel. depth)",
+    ),
+    (
+        "Persistence of the α profile",
+        "permanent depth gradient",
+        ("alpha_profile", "drift"),
+        "drift over final third",
+    ),
+    (
+        "Q/K–V asymmetry",
+        "Q/K carry the depth dependence, V/O compress uniformly",
+        ("asymmetry", "difference"),
+        "ln-onset slope Q/K − V/O",
+    ),
+    (
+        "Two timescales (α slower than compression)",
+        "two-timescale model fits",
+        ("two_timescale", "ratio"),
+        "τ_slow/τ_fast",
+    ),
 )
 PAPER_BETA, PAPER_R2 = 0.26, 0.99
 PAPER_RHO = "ρ = 0.69–0.84 (p < 0.02), 9 models"
@@ -280,9 +304,7 @@ class Page:
                 one = one_seed_finding(summary, i)
                 group = group_finding(summary, i)
                 stat = ((summary or {}).get("across_seeds") or {}).get(section, {}).get(key) or {}
-                one_text = (
-                    f"{_bold(one['verdict'])}: {one['estimate']}" if one else "not computed"
-                )
+                one_text = f"{_bold(one['verdict'])}: {one['estimate']}" if one else "not computed"
                 group_text = (
                     f"{_bold(group['verdict'])}, {group['estimate']}; {unit} "
                     f"{ci(stat.get('mean'), stat.get('ci'))}"
@@ -293,26 +315,37 @@ class Page:
         rows += self._depth_rows()
         rows += self._importance_rows()
         rows += self._pruning_rows()
-        self.lines += table(
-            ["claim", "paper", "condition", "one seed", "across seeds"], rows
-        )
+        self.lines += table(["claim", "paper", "condition", "one seed", "across seeds"], rows)
         self.lines += [""]
-        self.figure("profiles.png", "Final α profile vs relative depth: the depth sweep (left) "
-                    "and every seed of every condition at the middle depth (right).")
-        self.figure("onsets.png", "Compression onset per layer, every seed of every condition "
-                    "(a wave is a rising line).")
+        self.figure(
+            "profiles.png",
+            "Final α profile vs relative depth: the depth sweep (left) "
+            "and every seed of every condition at the middle depth (right).",
+        )
+        self.figure(
+            "onsets.png",
+            "Compression onset per layer, every seed of every condition (a wave is a rising line).",
+        )
 
     def _depth_rows(self) -> list[list[str]]:
         scaling = (self.data.get("scaling") or {}).get("scaling") or {}
         findings = (self.data.get("scaling") or {}).get("findings") or []
         rows = []
         claims = (
-            ("Vertex shifts earlier with depth", "peak moves to earlier layers as L grows",
-             1, f"slope per ln L {ci(scaling.get('vertex_slope'), scaling.get('vertex_slope_ci'))}"),
-            ("Δα ∝ L^β", f"β = {PAPER_BETA}, R² = {PAPER_R2}", 0,
-             f"β {ci(scaling.get('beta'), scaling.get('beta_ci'), 2)}, R² "
-             f"{fmt(scaling.get('r2'), 2)}; 0.26 "
-             + self._inside(PAPER_BETA, scaling.get("beta_ci"))),
+            (
+                "Vertex shifts earlier with depth",
+                "peak moves to earlier layers as L grows",
+                1,
+                f"slope per ln L {ci(scaling.get('vertex_slope'), scaling.get('vertex_slope_ci'))}",
+            ),
+            (
+                "Δα ∝ L^β",
+                f"β = {PAPER_BETA}, R² = {PAPER_R2}",
+                0,
+                f"β {ci(scaling.get('beta'), scaling.get('beta_ci'), 2)}, R² "
+                f"{fmt(scaling.get('r2'), 2)}; 0.26 "
+                + self._inside(PAPER_BETA, scaling.get("beta_ci")),
+            ),
         )
         for claim, paper, index, estimate in claims:
             found = findings[index] if index < len(findings) else None
@@ -320,9 +353,7 @@ class Page:
             for j, cond in enumerate(self.conditions):
                 if j == 0:
                     text = f"{_bold(verdict)}: {estimate}"
-                    group = (
-                        f"one seed per depth ({len(self.plan['depths'])} depths)"
-                    )
+                    group = f"one seed per depth ({len(self.plan['depths'])} depths)"
                 else:
                     text = f"{UNTESTABLE}: the plan trains this condition at one depth only"
                     group = "—"
@@ -338,7 +369,8 @@ class Page:
 
     def _runs_of(self, condition: str, depth: int) -> list[dict[str, Any]]:
         return [
-            r for r in self.data.get("runs") or []
+            r
+            for r in self.data.get("runs") or []
             if r["condition"] == condition and r["depth"] == depth
         ]
 
@@ -349,30 +381,49 @@ class Page:
             found = [(r, self._rho(r["name"])) for r in runs]
             found = [(r, row) for r, row in found if row]
             if not found:
-                rows.append(["α predicts layer importance", PAPER_RHO, cond["label"],
-                             "not in the plan", "—"])
+                rows.append(
+                    [
+                        "α predicts layer importance",
+                        PAPER_RHO,
+                        cond["label"],
+                        "not in the plan",
+                        "—",
+                    ]
+                )
                 continue
             first_run, first = found[0]
-            one = (f"{_bold(importance_verdict(first))}: ρ "
-                   f"{ci(first.get('rho'), (first.get('ci_lo'), first.get('ci_hi')))}, "
-                   f"Holm p = {fmt(first.get('p_holm'), 2)} ({first_run['name']})")
+            one = (
+                f"{_bold(importance_verdict(first))}: ρ "
+                f"{ci(first.get('rho'), (first.get('ci_lo'), first.get('ci_hi')))}, "
+                f"Holm p = {fmt(first.get('p_holm'), 2)} ({first_run['name']})"
+            )
             group = "one seed only"
             if len(found) > 1:
                 held = sum(importance_verdict(row) == SUPPORTED for _, row in found)
                 mean, interval = across([row.get("rho") for _, row in found])
-                group = (f"ρ > 0 significant in {held} of {len(found)} seeds; mean ρ "
-                         f"{ci(mean, interval)}")
+                group = (
+                    f"ρ > 0 significant in {held} of {len(found)} seeds; mean ρ "
+                    f"{ci(mean, interval)}"
+                )
             rows.append(["α predicts layer importance", PAPER_RHO, cond["label"], one, group])
-        deep = [r for r in self.data.get("runs") or []
-                if r["depth"] > self.plan["middle_depth"] and self._rho(r["name"])]
+        deep = [
+            r
+            for r in self.data.get("runs") or []
+            if r["depth"] > self.plan["middle_depth"] and self._rho(r["name"])
+        ]
         for run in sorted(deep, key=lambda r: -r["depth"]):
             row = self._rho(run["name"])
-            rows.append([
-                "α predicts layer importance", PAPER_RHO, f"{self._label(run)}, L={run['depth']}",
-                f"{_bold(importance_verdict(row))}: ρ "
-                f"{ci(row.get('rho'), (row.get('ci_lo'), row.get('ci_hi')))}, Holm p = "
-                f"{fmt(row.get('p_holm'), 2)}", "one seed per depth",
-            ])
+            rows.append(
+                [
+                    "α predicts layer importance",
+                    PAPER_RHO,
+                    f"{self._label(run)}, L={run['depth']}",
+                    f"{_bold(importance_verdict(row))}: ρ "
+                    f"{ci(row.get('rho'), (row.get('ci_lo'), row.get('ci_hi')))}, Holm p = "
+                    f"{fmt(row.get('p_holm'), 2)}",
+                    "one seed per depth",
+                ]
+            )
         return rows
 
     def _label(self, run: dict[str, Any]) -> str:
@@ -389,21 +440,30 @@ class Page:
             for head in result.get("headline") or []:
                 verdict = pruning_verdict(head)
                 verdicts.append(verdict)
-                ratio = ci(head.get("last_n_over_spectral"),
-                           (head.get("last_n_over_spectral_lo"),
-                            head.get("last_n_over_spectral_hi")), 2)
+                ratio = ci(
+                    head.get("last_n_over_spectral"),
+                    (head.get("last_n_over_spectral_lo"), head.get("last_n_over_spectral_hi")),
+                    2,
+                )
                 note = head.get("last_n_over_spectral_note")
                 parts.append(f"n={head['n_removed']}: {note or ratio + '×'} ({verdict})")
             tested = [v for v in verdicts if v != UNTESTABLE]
             overall = (
-                UNTESTABLE if not tested
-                else SUPPORTED if all(v == SUPPORTED for v in tested) else NOT_SUPPORTED
+                UNTESTABLE
+                if not tested
+                else SUPPORTED
+                if all(v == SUPPORTED for v in tested)
+                else NOT_SUPPORTED
             )
-            rows.append([
-                "Spectral pruning beats Last-N", PAPER_PRUNE,
-                f"{self._label(run)}, L={run['depth']}, seed {run['seed']}",
-                f"{_bold(overall)}: " + "; ".join(parts), "one seed",
-            ])
+            rows.append(
+                [
+                    "Spectral pruning beats Last-N",
+                    PAPER_PRUNE,
+                    f"{self._label(run)}, L={run['depth']}, seed {run['seed']}",
+                    f"{_bold(overall)}: " + "; ".join(parts),
+                    "one seed",
+                ]
+            )
         return rows
 
     def depth_sweep(self) -> None:
@@ -424,13 +484,17 @@ class Page:
         for i, depth in enumerate(depths):
             prof = (sweep.get(int(depth)) or {}).get("alpha_profile") or {}
             delta = (scaling.get("delta_alpha") or [None] * len(depths))[i]
-            rows.append([
-                f"L={int(depth)}", fmt(delta), fmt((scaling.get("profile_p") or [None] * 99)[i], 2),
-                _bold(_verdict(prof.get("is_inverted_u"))),
-                ci(prof.get("vertex"), prof.get("vertex_ci"), 2),
-                ci(prof.get("curvature"), prof.get("curvature_ci"), 2),
-                _bold(_verdict(prof.get("is_persistent"))),
-            ])
+            rows.append(
+                [
+                    f"L={int(depth)}",
+                    fmt(delta),
+                    fmt((scaling.get("profile_p") or [None] * 99)[i], 2),
+                    _bold(_verdict(prof.get("is_inverted_u"))),
+                    ci(prof.get("vertex"), prof.get("vertex_ci"), 2),
+                    ci(prof.get("curvature"), prof.get("curvature_ci"), 2),
+                    _bold(_verdict(prof.get("is_persistent"))),
+                ]
+            )
         self.lines += table(
             ["depth", "Δα", "profile p", "inverted U", "vertex", "curvature", "persistent"], rows
         )
@@ -446,8 +510,11 @@ class Page:
         ]
         if reasons:
             self.lines += [f"- {key}: {why}" for key, why in reasons.items()] + [""]
-        self.figure("scaling.png", "Δα vs depth, log–log: this study's points and fit, and a "
-                    "line of the paper's slope 0.26 through their centre.")
+        self.figure(
+            "scaling.png",
+            "Δα vs depth, log–log: this study's points and fit, and a "
+            "line of the paper's slope 0.26 through their centre.",
+        )
 
     def importance(self) -> None:
         self.heading("Layer importance and pruning")
@@ -477,8 +544,11 @@ class Page:
             )
             self.lines.append("")
         for name, result in (self.data.get("pruning") or {}).items():
-            self.lines += [f"Pruning {name}: evaluation perplexity by strategy and blocks "
-                           f"removed (full model {fmt(result.get('full_perplexity'), 4)}).", ""]
+            self.lines += [
+                f"Pruning {name}: evaluation perplexity by strategy and blocks "
+                f"removed (full model {fmt(result.get('full_perplexity'), 4)}).",
+                "",
+            ]
             by = {}
             for row in result.get("table") or []:
                 if row["strategy"] != "none":
@@ -489,16 +559,27 @@ class Page:
                 [[s, *(fmt(v.get(n), 4) for n in sizes)] for s, v in by.items()],
             )
             heads = result.get("headline") or []
-            worst = [ci(h.get("worst_over_best"), (h.get("worst_over_best_lo"),
-                                                   h.get("worst_over_best_hi")), 2)
-                     for h in heads]
-            self.lines += ["", "Oracle worst/best perplexity increase: " + ", ".join(
-                f"n={h['n_removed']}: {w}" for h, w in zip(heads, worst, strict=True)
-            ) + " (paper: up to 23.7×).", ""]
+            worst = [
+                ci(
+                    h.get("worst_over_best"),
+                    (h.get("worst_over_best_lo"), h.get("worst_over_best_hi")),
+                    2,
+                )
+                for h in heads
+            ]
+            self.lines += [
+                "",
+                "Oracle worst/best perplexity increase: "
+                + ", ".join(f"n={h['n_removed']}: {w}" for h, w in zip(heads, worst, strict=True))
+                + " (paper: up to 23.7×).",
+                "",
+            ]
         if not rows and not self.data.get("pruning"):
             self.lines += ["No run of this plan was selected for importance or pruning.", ""]
-        self.figure("pruning.png", "Evaluation perplexity vs blocks removed, by strategy, on "
-                    "the deepest pruned run.")
+        self.figure(
+            "pruning.png",
+            "Evaluation perplexity vs blocks removed, by strategy, on the deepest pruned run.",
+        )
 
     def noise(self) -> None:
         self.heading("Noise of real runs")
@@ -518,26 +599,46 @@ class Page:
                 rows.append([name, "not computed", "", "", "", "", "", ""])
                 continue
             a, s = fig.get("alpha") or {}, fig.get("stable_rank") or {}
-            rows.append([
-                name, fmt(a.get("sd_median"), 2), fmt(a.get("time_corr"), 2),
-                f"{fmt(a.get('layer_corr'), 2)} ± {fmt(a.get('layer_corr_se'), 1)}",
-                fmt(a.get("depth_sd"), 2), fmt(s.get("sd_median"), 2),
-                fmt(s.get("time_corr"), 2),
-                f"{fmt(s.get('layer_corr'), 2)} ± {fmt(s.get('layer_corr_se'), 1)}",
-            ])
+            rows.append(
+                [
+                    name,
+                    fmt(a.get("sd_median"), 2),
+                    fmt(a.get("time_corr"), 2),
+                    f"{fmt(a.get('layer_corr'), 2)} ± {fmt(a.get('layer_corr_se'), 1)}",
+                    fmt(a.get("depth_sd"), 2),
+                    fmt(s.get("sd_median"), 2),
+                    fmt(s.get("time_corr"), 2),
+                    f"{fmt(s.get('layer_corr'), 2)} ± {fmt(s.get('layer_corr_se'), 1)}",
+                ]
+            )
         self.lines += table(
-            ["run", "α SD", "α φ (time)", "α adjacent-layer ρ", "α depth d",
-             "rank rel. SD", "rank φ", "rank adjacent-layer ρ"],
+            [
+                "run",
+                "α SD",
+                "α φ (time)",
+                "α adjacent-layer ρ",
+                "α depth d",
+                "rank rel. SD",
+                "rank φ",
+                "rank adjacent-layer ρ",
+            ],
             rows,
         )
         unusable = {n: (f.get("alpha") or {}).get("reason") for n, f in per_run.items() if f}
         unusable = {n: why for n, why in unusable.items() if why}
         if unusable:
-            self.lines += ["", "Runs whose α noise estimate cannot correct a test: " + "; ".join(
-                f"{n}: {why}" for n, why in unusable.items())]
-        self.lines += ["", "Seed-to-seed spread against within-run noise (median over layers): "
-                       "a ratio above 1 means seeds differ by more than one run's snapshot "
-                       "noise predicts; the excess is a fixed per-layer offset (`offset`).", ""]
+            self.lines += [
+                "",
+                "Runs whose α noise estimate cannot correct a test: "
+                + "; ".join(f"{n}: {why}" for n, why in unusable.items()),
+            ]
+        self.lines += [
+            "",
+            "Seed-to-seed spread against within-run noise (median over layers): "
+            "a ratio above 1 means seeds differ by more than one run's snapshot "
+            "noise predicts; the excess is a fixed per-layer offset (`offset`).",
+            "",
+        ]
         rows = []
         for cond in self.conditions:
             spread = (noise.get("seed_spread") or {}).get(cond["name"])
@@ -545,15 +646,29 @@ class Page:
                 rows.append([cond["label"], "one seed", "", "", "", "", "", ""])
                 continue
             a, o = spread.get("alpha") or {}, spread.get("onset") or {}
-            rows.append([
-                cond["label"], str(spread.get("seeds")), fmt(a.get("seed_sd_median"), 2),
-                fmt(a.get("within_se_median"), 2), fmt(a.get("ratio"), 2),
-                fmt(a.get("offset_sd"), 2), fmt(o.get("seed_sd_median"), 3),
-                f"{fmt(o.get('within_scatter'), 3)} (ratio {fmt(o.get('ratio'), 2)})",
-            ])
+            rows.append(
+                [
+                    cond["label"],
+                    str(spread.get("seeds")),
+                    fmt(a.get("seed_sd_median"), 2),
+                    fmt(a.get("within_se_median"), 2),
+                    fmt(a.get("ratio"), 2),
+                    fmt(a.get("offset_sd"), 2),
+                    fmt(o.get("seed_sd_median"), 3),
+                    f"{fmt(o.get('within_scatter'), 3)} (ratio {fmt(o.get('ratio'), 2)})",
+                ]
+            )
         self.lines += table(
-            ["condition", "seeds", "final α: seed SD", "within-run SE", "ratio", "offset SD",
-             "onset: seed SD (steps)", "within-run onset scatter"],
+            [
+                "condition",
+                "seeds",
+                "final α: seed SD",
+                "within-run SE",
+                "ratio",
+                "offset SD",
+                "onset: seed SD (steps)",
+                "within-run onset scatter",
+            ],
             rows,
         )
         sim = noise.get("simulator") or {}
@@ -568,18 +683,29 @@ class Page:
             f"{fmt(sim.get('depth_sd_alpha'), 2)}.",
             "",
         ]
-        self.figure("noise.png", "Per-snapshot noise SD per layer of α (left) and relative noise "
-                    "of the stable rank (right), every run, coloured by condition.")
+        self.figure(
+            "noise.png",
+            "Per-snapshot noise SD per layer of α (left) and relative noise "
+            "of the stable rank (right), every run, coloured by condition.",
+        )
 
     def runs(self) -> None:
         self.heading("Runs and loss curves")
         rows = []
         for run in self.data.get("runs") or []:
-            rows.append([
-                run["name"], str(run["depth"]), str(run["seed"]), f"{run['params']:,}",
-                f"{run['steps']:,}", f"{run['tokens'] / 1e6:.2f}M", fmt(run.get("final_loss"), 4),
-                fmt(run.get("final_val_loss"), 4), fmt(run.get("bend"), 2),
-            ])
+            rows.append(
+                [
+                    run["name"],
+                    str(run["depth"]),
+                    str(run["seed"]),
+                    f"{run['params']:,}",
+                    f"{run['steps']:,}",
+                    f"{run['tokens'] / 1e6:.2f}M",
+                    fmt(run.get("final_loss"), 4),
+                    fmt(run.get("final_val_loss"), 4),
+                    fmt(run.get("bend"), 2),
+                ]
+            )
         self.lines += [
             "*bend*: the loss drop over the second half of the run divided by the drop over the "
             "first half (smoothed); 1 is a straight line, a small value a curve that has clearly "
@@ -591,8 +717,11 @@ class Page:
             rows,
         )
         self.lines.append("")
-        self.figure("loss.png", "Train loss (smoothed): the depth sweep (left) and every seed of "
-                    "every condition at the middle depth (right).")
+        self.figure(
+            "loss.png",
+            "Train loss (smoothed): the depth sweep (left) and every seed of "
+            "every condition at the middle depth (right).",
+        )
 
     def cost(self, status: dict[str, Any]) -> None:
         self.heading("Cost")
@@ -607,8 +736,11 @@ class Page:
             "",
         ]
         rows = [
-            [r["name"], fmt_time(r["train_seconds"]),
-             f"{(r.get('steps_timed') or r['steps']) / r['train_seconds']:.2f}"]
+            [
+                r["name"],
+                fmt_time(r["train_seconds"]),
+                f"{(r.get('steps_timed') or r['steps']) / r['train_seconds']:.2f}",
+            ]
             for r in timed
         ]
         if rows:

@@ -216,9 +216,7 @@ class Trainer:
         code = proc.returncode
         if code != 0 or not is_complete(run):
             tail = _last_line(log_path)
-            raise StudyError(
-                f"run {run.name} failed (exit {code}): {tail} (full log: {log_path})"
-            )
+            raise StudyError(f"run {run.name} failed (exit {code}): {tail} (full log: {log_path})")
         seconds = time.monotonic() - started
         steps_done = run.steps - start_step
         entry = self.state.get(run.name, {})
