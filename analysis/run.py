@@ -31,7 +31,7 @@ class RunError(ValueError):
     """A run directory that cannot be analysed; the message names the path."""
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Run:
     """An analysed run: config, store meta, tidy metrics joined with the loss, and the log."""
 
@@ -62,7 +62,14 @@ class Run:
         log = _tidy_log(log if log is not None else pd.DataFrame({"step": []}))
         if n_layers is None:
             n_layers = _n_layers(config, meta, frame)
-        return cls(path, config, meta, _join_loss(frame, log), log, int(n_layers))
+        return cls(
+            path=path,
+            config=config,
+            meta=meta,
+            metrics=_join_loss(frame, log),
+            log=log,
+            n_layers=int(n_layers),
+        )
 
     # -- shape of the data ---------------------------------------------------------------------
 
@@ -173,7 +180,15 @@ def load_run(run: Run | str | Path) -> Run:
     config = _read_config(run_dir / "config.yaml")
     log = _read_log(run_dir / "metrics.jsonl")
     n_layers = _n_layers(config, store.meta, frame)
-    return Run(run_dir, config, dict(store.meta), _join_loss(frame, log), log, n_layers, store)
+    return Run(
+        path=run_dir,
+        config=config,
+        meta=dict(store.meta),
+        metrics=_join_loss(frame, log),
+        log=log,
+        n_layers=n_layers,
+        store=store,
+    )
 
 
 def _read_config(path: Path) -> dict[str, Any]:

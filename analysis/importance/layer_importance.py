@@ -49,7 +49,7 @@ SPECTRAL_METRICS = ("alpha", "alpha_rank", "stable_rank")
 BLOCK_SCORES = ("alpha", "alpha_rank", "stable_rank", "block_influence")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Setup:
     """What both analyses start from: the model, its data, the compiled evaluator."""
 
@@ -80,7 +80,7 @@ def prepare(
         data = load_eval_data(source, data, tokens=tokens, seq_len=seq_len, seed=seed)
     evaluator = BlockEvaluator(source.model, batch_size=batch_size, progress=progress)
     settings = {"method": method, "batch_size": batch_size, "n_boot": n_boot, "n_perm": n_perm}
-    return Setup(source, data, evaluator, {**settings, "seed": seed})
+    return Setup(source=source, data=data, evaluator=evaluator, settings={**settings, "seed": seed})
 
 
 def spectral_scores(source: ModelSource, method: str = "auto") -> pd.DataFrame:

@@ -42,7 +42,7 @@ class SourceError(ValueError):
     """A model source that cannot be loaded; the one-line message names what is wrong."""
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class ModelSource:
     """A loaded model and what the evaluation data needs to know about it.
 
@@ -76,7 +76,9 @@ def load_source(
     if isinstance(source, ModelSource):
         return source
     if isinstance(source, Transformer):
-        return ModelSource(source, source.cfg, "model", info={"kind": "in-memory model"})
+        return ModelSource(
+            model=source, cfg=source.cfg, name="model", info={"kind": "in-memory model"}
+        )
     path = user_path(source)
     if (path / RUN_CONFIG).is_file() and not (path / "config.json").is_file():
         if revision is not None:
@@ -108,7 +110,13 @@ def _load_pretrained(source: str, revision: str | None, dtype: str) -> ModelSour
     except PretrainedError as err:
         raise SourceError(str(err)) from None
     name = path.resolve().name if path.is_dir() else source.replace("/", "--")
-    return ModelSource(model, cfg, f"{name}@{revision}" if revision else name, tokenizer, info=info)
+    return ModelSource(
+        model=model,
+        cfg=cfg,
+        name=f"{name}@{revision}" if revision else name,
+        tokenizer=tokenizer,
+        info=info,
+    )
 
 
 def _load_run(path: Path, step: int | None) -> ModelSource:
@@ -150,10 +158,10 @@ def _load_run(path: Path, step: int | None) -> ModelSource:
         "corpus": data.get("corpus"),
     }
     return ModelSource(
-        model,
-        cfg,
-        path.resolve().name,
-        tokenizer,
+        model=model,
+        cfg=cfg,
+        name=path.resolve().name,
+        tokenizer=tokenizer,
         byte_level=data.get("tokenizer") == "byte" and tokenizer is None,
         val_fraction=float(data.get("val_fraction", DEFAULT_VAL_FRACTION)),
         info=info,
