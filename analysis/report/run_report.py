@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from analysis.health.report import health_figure, health_section
 from analysis.lifecycle.asymmetry import qk_v_asymmetry
 from analysis.lifecycle.profile import alpha_profile
 from analysis.lifecycle.scaling import scaling_from_runs
@@ -88,6 +89,8 @@ def analyse(
         summary[name] = (
             result.to_dict() if result is not None else {"reasons": {"analysis": errors[name]}}
         )
+    health, why = _attempt("health", lambda: health_section(run))
+    summary["health"] = health if health is not None else {"reasons": {"analysis": why}}
     summary = to_jsonable(summary)
     summary["findings"] = [dataclasses.asdict(f) for f in run_findings(summary)]
     summary["caveats"] = list(run_caveats(summary))
@@ -147,6 +150,11 @@ def _figures(
             need("two_timescale", plots.two_timescale_panel),
         ),
         ("loss.png", "Training and validation loss.", lambda: plots.loss_curve(run)),
+        (
+            "health.png",
+            "Layer health: which matrices the health rules flagged, and when (docs/monitoring.md).",
+            lambda: health_figure(run),
+        ),
     ]
 
 
