@@ -16,6 +16,7 @@ Command line: `python -m analysis --help` lists every command. This package read
 never imports the trainer.
 """
 
+from analysis import importance
 from analysis._lazy import lazy_getattr
 from analysis.lifecycle.asymmetry import AsymmetryResult, qk_v_asymmetry
 from analysis.lifecycle.profile import ProfileResult, alpha_profile
@@ -49,12 +50,4 @@ __all__ = [
 
 # Importance and pruning build and run the model (Flax, the checkpoint loaders): imported on
 # first use, so reading a run's spectra does not pay for them.
-__getattr__ = lazy_getattr(
-    __name__,
-    {
-        "ImportanceResult": "analysis.importance.layer_importance",
-        "layer_importance": "analysis.importance.layer_importance",
-        "PruningResult": "analysis.importance.pruning",
-        "prune_layers": "analysis.importance.pruning",
-    },
-)
+__getattr__ = lazy_getattr(__name__, dict.fromkeys(importance.__all__, "analysis.importance"))
