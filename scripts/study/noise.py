@@ -49,8 +49,8 @@ def run_figures(run_dir: str) -> dict[str, Any]:
             slope = _finite(b / a) if a > 0 else None
         out[metric] = {
             "sd": [_finite(v) for v in sd],
-            "sd_median": _finite(np.nanmedian(sd)) if ok.any() else None,
-            "residual_sd_median": _finite(np.nanmedian(est.residual_sd)) if ok.any() else None,
+            "sd_median": _median(sd),
+            "residual_sd_median": _median(est.residual_sd),
             "time_corr": _finite(est.time_corr),
             "layer_corr": _finite(est.layer_corr),
             "layer_corr_se": _finite(est.layer_corr_se),
@@ -92,18 +92,22 @@ def seed_spread(
         phi = est.get("time_corr")
         if len(sd) == alpha.shape[1] and phi is not None:
             within.append(sd * math.sqrt(ar1_factor(phi, window) / window))
-    within_se = np.sqrt(np.nanmean(np.square(within), 0)) if within else None
+    within_se = None
+    if within:
+        squares = np.square(np.array(within, float))
+        count = np.isfinite(squares).sum(0)
+        total = np.where(np.isfinite(squares), squares, 0.0).sum(0)
+        within_se = np.where(count > 0, np.sqrt(total / np.maximum(count, 1)), np.nan)
+    seed_med = _median(seed_sd)
+    within_med = None if within_se is None else _median(within_se)
+    both = seed_med is not None and within_med is not None and within_med > 0
     out["alpha"] = {
         "seed_sd": [_finite(v) for v in seed_sd],
-        "seed_sd_median": _finite(np.nanmedian(seed_sd)),
+        "seed_sd_median": seed_med,
         "within_se": None if within_se is None else [_finite(v) for v in within_se],
-        "within_se_median": None if within_se is None else _finite(np.nanmedian(within_se)),
-        "ratio": None
-        if within_se is None
-        else _finite(np.nanmedian(seed_sd) / np.nanmedian(within_se)),
-        "offset_sd": None
-        if within_se is None
-        else _finite(math.sqrt(max(np.nanmedian(seed_sd) ** 2 - np.nanmedian(within_se) ** 2, 0))),
+        "within_se_median": within_med,
+        "ratio": seed_med / within_med if both else None,
+        "offset_sd": math.sqrt(max(seed_med**2 - within_med**2, 0.0)) if both else None,
     }
     if onset is not None:
         onset_sd = _nanstd(onset)
@@ -115,11 +119,14 @@ def seed_spread(
             if ci and len(layers) >= 3:
                 se = (ci[1] - ci[0]) / (2 * float(t_crit(len(layers) - 2)))
                 scatter.append(se * math.sqrt(np.sum((layers - layers.mean()) ** 2)))
+        onset_med = _median(onset_sd)
+        within_scatter = _finite(np.mean(scatter)) if scatter else None
+        both = onset_med is not None and within_scatter
         out["onset"] = {
             "seed_sd": [_finite(v) for v in onset_sd],
-            "seed_sd_median": _finite(np.nanmedian(onset_sd)),
-            "within_scatter": _finite(np.mean(scatter)) if scatter else None,
-            "ratio": _finite(np.nanmedian(onset_sd) / np.mean(scatter)) if scatter else None,
+            "seed_sd_median": onset_med,
+            "within_scatter": within_scatter,
+            "ratio": onset_med / within_scatter if both else None,
         }
     return out
 
@@ -134,10 +141,18 @@ def _stack(rows: Sequence[Any]) -> np.ndarray | None:
 def _nanstd(values: np.ndarray) -> np.ndarray:
     """SD over seeds (axis 0) per layer, NaN where fewer than 2 seeds have a value."""
     count = np.isfinite(values).sum(0)
-    with np.errstate(invalid="ignore"):
-        mean = np.nanmean(np.where(count >= 2, values, np.nan), 0)
-        var = np.nansum((values - mean) ** 2, 0) / np.maximum(count - 1, 1)
+    total = np.where(np.isfinite(values), values, 0.0).sum(0)
+    mean = total / np.maximum(count, 1)
+    dev = np.where(np.isfinite(values), values - mean, 0.0)
+    var = (dev**2).sum(0) / np.maximum(count - 1, 1)
     return np.where(count >= 2, np.sqrt(var), np.nan)
+
+
+def _median(values: Any) -> float | None:
+    """Median of the finite values, or None when there are none."""
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    return _finite(np.median(values)) if len(values) else None
 
 
 def simulator_defaults(noise: dict[str, dict[str, Any]], names: Sequence[str]) -> dict[str, Any]:
@@ -148,7 +163,7 @@ def simulator_defaults(noise: dict[str, dict[str, Any]], names: Sequence[str]) -
     def median(metric: str, key: str) -> float | None:
         values = [_finite((p.get(metric) or {}).get(key)) for p in picked]
         values = [v for v in values if v is not None]
-        return _finite(np.median(values)) if values else None
+        return _median(values)
 
     return {
         "runs": len(picked),
