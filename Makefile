@@ -56,5 +56,14 @@ check-accelerator:
 mutation-check: install
 	$(PY) scripts/mutation_check.py --baseline
 
+# The study (configs/study/$(STUDY).yaml): trains the runs not yet finished (resumable), analyses
+# them and writes the results page (docs/results.md for the full plan, ≤ 90 min on 2 CPU cores);
+# STUDY=quick: two tiny runs in a few minutes; STUDY=paper: the paper's sizes (GPU / pod).
+STUDY      ?= full
+STUDY_ARGS ?=
+.PHONY: study
+study: install
+	$(PY) -m scripts.study --plan $(STUDY) $(STUDY_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
