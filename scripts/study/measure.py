@@ -60,6 +60,9 @@ def plan_record(plan: Plan) -> dict[str, Any]:
             {"name": c.name, "label": c.label, "overrides": c.overrides} for c in plan.conditions
         ],
         "overrides": plan.overrides,
+        "notes": list(plan.notes),
+        "steps": sorted({r.steps for r in plan.runs}),
+        "tokens_per_step": sorted({r.tokens_per_step for r in plan.runs}),
     }
 
 

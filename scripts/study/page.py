@@ -221,12 +221,28 @@ class Page:
             f"`{self.plan['runs_dir']}`. {self.plan.get('description') or ''}".rstrip(),
             "",
         ]
-        if self.plan["name"] != "full":
+        if self.plan["name"] == "quick":
             self.lines += [
-                f"**This page comes from the `{self.plan['name']}` plan, not the full study: its "
-                "runs are too small for its numbers to mean anything about the paper.**",
+                "**This page comes from the `quick` plan, not the full study: its runs are too "
+                "small for its numbers to mean anything about the paper.**",
                 "",
             ]
+        steps = ", ".join(f"{s:,}" for s in self.plan.get("steps") or [])
+        tokens = ", ".join(f"{t:,}" for t in self.plan.get("tokens_per_step") or [])
+        self.lines += [
+            f"Plan `{self.plan['name']}` (base config `{self.plan.get('base', '?')}`): depth sweep "
+            f"L = {', '.join(str(d) for d in self.plan['depths'])} ({self.conditions[0]['label']}, "
+            f"seed {self.plan['seeds'][0]}); seeds {', '.join(map(str, self.plan['seeds']))} of "
+            f"every condition at L = {self.plan['middle_depth']}; {steps} steps × {tokens} tokens "
+            "per run. Conditions:",
+            "",
+        ]
+        for cond in self.conditions:
+            overrides = ", ".join(f"`{k}={v}`" for k, v in cond.get("overrides", {}).items())
+            self.lines.append(f"- {cond['label']} (`{cond['name']}`): {overrides or 'the base'}")
+        self.lines += [""] + [f"- {note}" for note in self.plan.get("notes") or []]
+        if self.plan.get("notes"):
+            self.lines.append("")
 
     def _verdict_counts(self) -> dict[str, dict[str, int]]:
         counts: dict[str, dict[str, int]] = {}

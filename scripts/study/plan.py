@@ -34,6 +34,7 @@ PLAN_KEYS = {
     "pruning",
     "seconds_per_layer_step",
     "seconds_per_run",
+    "notes",
 }
 SELECT_KEYS = {"depths", "seeds", "tokens", "max_remove"}
 
@@ -96,6 +97,7 @@ class Plan:
     pruning: Selection
     seconds_per_layer_step: float
     seconds_per_run: float
+    notes: tuple[str, ...] = ()
     source: Path | None = None
     runs: tuple[RunSpec, ...] = field(default=())
 
@@ -226,6 +228,14 @@ def _positive(value: Any, key: str) -> float:
     return float(value)
 
 
+def _notes(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise PlanError(f"plan key 'notes' must be a list of strings, got {value!r}")
+    return tuple(" ".join(v.split()) for v in value)
+
+
 def parse(tree: dict[str, Any], source: Path | None = None) -> Plan:
     """A `Plan` from its YAML tree (no runs resolved yet); `PlanError` names a bad key."""
     unknown = set(tree) - PLAN_KEYS
@@ -264,6 +274,7 @@ def parse(tree: dict[str, Any], source: Path | None = None) -> Plan:
             tree.get("seconds_per_layer_step", 0.03), "seconds_per_layer_step"
         ),
         seconds_per_run=_positive(tree.get("seconds_per_run", 30), "seconds_per_run"),
+        notes=_notes(tree.get("notes")),
         source=source,
     )
 
