@@ -7,8 +7,12 @@ harness (`analysis.calibration.rates`); `frame()` turns one of them into the sto
 Noise levels (`Noise`) default to what probed runs show: the stable rank of a probed matrix
 moves ~1% between snapshots, and α (the tail MLE) of a single matrix is noisy (random 128×128
 matrices give α = 5.9 ± 2.7; averaged over six kinds and over the steady part of a run the
-per-layer α still scatters by ~0.1–0.3). `ar` makes the noise AR(1) in time, `offset` adds fixed
-per-layer offsets (a layer that is a little different from its neighbours for the whole run).
+per-layer α still scatters by ~0.1–0.3). `ar` makes the noise AR(1) in time, `layer_corr` AR(1)
+across depth (adjacent layers' noise correlated: noise smooth over depth, which makes smooth depth
+trends of its own), `depth_sd` makes the SD grow with depth (× (1 + depth_sd·x)), and `offset`
+adds fixed per-layer offsets (a layer that is a little different from its neighbours for the
+whole run). The noise is separable: its correlation between layers is the same at every
+snapshot, and its correlation in time the same in every layer.
 """
 
 from __future__ import annotations
@@ -35,7 +39,14 @@ class Noise:
     rank: float = 0.01  # relative SD of the stable rank per snapshot
     alpha: float = 0.2  # SD of α per layer and snapshot
     ar: float = 0.0  # AR(1) coefficient over snapshots
+    layer_corr: float = 0.0  # AR(1) coefficient over layers (correlation of adjacent layers)
+    depth_sd: float = 0.0  # SD × (1 + depth_sd·x) at relative depth x
     offset: float = 0.0  # SD of fixed per-layer offsets of α
+
+    def draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        """Unit noise `[..., T, L]` with this time and layer correlation and depth profile."""
+        scale = 1 + self.depth_sd * rel_depth(shape[-1])
+        return ar1(rng, shape, self.ar, self.layer_corr) * scale
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,9 +80,16 @@ def rel_depth(n_layers: int) -> np.ndarray:
     return np.arange(n_layers) / max(n_layers - 1, 1)
 
 
-def ar1(rng: np.random.Generator, shape: tuple[int, ...], phi: float) -> np.ndarray:
-    """Unit-variance noise `[..., T, L]`, AR(1) with coefficient phi along the T axis."""
+def ar1(
+    rng: np.random.Generator, shape: tuple[int, ...], phi: float, layer: float = 0.0
+) -> np.ndarray:
+    """Unit-variance noise `[..., T, L]`, AR(1) with coefficient phi along the T axis and
+    `layer` along the L axis (stationary in both)."""
     eps = rng.standard_normal(shape)
+    if layer:
+        scale = np.sqrt(1 - layer * layer)
+        for j in range(1, shape[-1]):
+            eps[..., j] = layer * eps[..., j - 1] + scale * eps[..., j]
     if phi == 0:
         return eps
     out = np.empty(shape)
@@ -94,7 +112,7 @@ def stable_rank(
 ) -> np.ndarray:
     """`[batch, T, L]` stable ranks R_s = R0·(1 − c)·(1 + noise), R0 ~ U(30, 50) per layer."""
     r0 = rng.uniform(30, 50, (batch, 1, c.shape[1]))
-    return r0 * (1 - c) * (1 + noise.rank * ar1(rng, (batch, *c.shape), noise.ar))
+    return r0 * (1 - c) * (1 + noise.rank * noise.draw(rng, (batch, *c.shape)))
 
 
 def compression_of(ranks: np.ndarray) -> np.ndarray:
@@ -117,7 +135,7 @@ def noisy_alpha(
 ) -> np.ndarray:
     """`[batch, T, L]` α with snapshot noise (AR(1) if set) and fixed per-layer offsets."""
     offsets = noise.offset * rng.standard_normal((batch, 1, alpha.shape[1]))
-    return alpha + offsets + noise.alpha * ar1(rng, (batch, *alpha.shape), noise.ar)
+    return alpha + offsets + noise.alpha * noise.draw(rng, (batch, *alpha.shape))
 
 
 def frame(

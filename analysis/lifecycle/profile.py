@@ -5,7 +5,11 @@ left out: `analysis.lifecycle.alpha_quality`) at relative depth x_l = l / (L −
 `tail` of snapshots (default 10%; `step=` picks one snapshot instead). On it,
 `analysis.lifecycle.quadratic` fits α(x) ≈ c0 + c1·x + c2·x² and tests an inverted U (two-lines test,
 ≥ 5 layers) and any depth dependence (F-test); Δα is the noise-shrunk range of the fitted
-profile. `analysis.lifecycle.persistence` tests whether the shape has stopped moving over the final third.
+profile. The fit is GLS with the correlation of adjacent layers' α noise estimated from the run
+(`analysis.stats.noise`: residuals of every layer's α around its own trajectory), weighted by
+the noise SD's trend over depth: noise smooth across depth makes smooth profiles, which a fit
+treating layers as independent reads as an inverted U. A run whose noise correlation cannot
+be estimated well enough gets no layer-level decision, with the reason. `analysis.lifecycle.persistence` tests whether the shape has stopped moving over the final third.
 `range_alpha` keeps the paper's max − min over layers, for comparison only: it grows with the
 number of layers under pure noise.
 """
@@ -21,10 +25,16 @@ import numpy as np
 
 from analysis.lifecycle import persistence
 from analysis.lifecycle.alpha_quality import alpha_grid
-from analysis.lifecycle.quadratic import MIN_FIT_LAYERS, MIN_U_LAYERS, fit_quadratic
+from analysis.lifecycle.quadratic import (
+    MIN_FIT_LAYERS,
+    MIN_U_LAYERS,
+    fit_quadratic,
+    fit_with_noise,
+)
 from analysis.results import Analysis
 from analysis.run import Run, RunError, load_run
 from analysis.stats import ALPHA, as_float, as_interval, nanmean, t_interval
+from analysis.stats.noise import NoiseEstimate, estimate_noise
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,9 +55,11 @@ class ProfileSummary:
     vertex_ci: tuple[float, float] | None = None
     inverted_u_p: float | None = None
     is_inverted_u: bool | None = None
+    layer_corr: float | None = None  # estimated correlation of adjacent layers' α noise
     delta_alpha: float | None = None  # noise-shrunk range of the fitted profile
     range_alpha: float | None = None  # max − min over layers (grows with L under noise)
     drift: float | None = None  # shape change over the final third / profile size
+    drift_upper: float | None = None  # its one-sided 95% upper bound (persistent: ≤ settle_tol)
     is_persistent: bool | None = None
     settle_step: float | None = None
     persistent_fraction: float | None = None
@@ -107,7 +119,8 @@ def alpha_profile(
             raise RunError(f"no snapshot at step {step} (steps {steps[0]}..{steps[-1]})")
         index, window = int(hits[0]), 1
         alpha = grid[index]
-    values = _fit(x, alpha, reasons, metric)
+    noise = estimate_noise(grid)
+    values = _fit(x, alpha, reasons, metric, noise)
     if n_steps:
         values.update(_persistence(steps, grid, values.get("profile_p"), settle_tol, reasons))
     finite = np.isfinite(alpha)
@@ -126,7 +139,9 @@ def alpha_profile(
     return Analysis(summary, _curves(steps, x, grid, smooth, settle_tol))
 
 
-def _fit(x: np.ndarray, alpha: np.ndarray, reasons: dict[str, str], metric: str) -> dict:
+def _fit(
+    x: np.ndarray, alpha: np.ndarray, reasons: dict[str, str], metric: str, noise: NoiseEstimate
+) -> dict:
     ok = np.isfinite(alpha)
     n = int(ok.sum())
     if n < MIN_FIT_LAYERS:
@@ -134,24 +149,33 @@ def _fit(x: np.ndarray, alpha: np.ndarray, reasons: dict[str, str], metric: str)
             f"the quadratic fit needs ≥ {MIN_FIT_LAYERS} layers with a finite {metric} (have {n})"
         )
         return {}
-    fit = fit_quadratic(x[ok], alpha[ok])
+    if n < MIN_U_LAYERS:
+        reasons["is_inverted_u"] = (
+            f"{n} layers cannot show an inverted U (the two-lines test needs ≥ {MIN_U_LAYERS})"
+        )
+    refused = noise.reason
+    if refused is not None:
+        for key in ("is_inverted_u", "curvature", "vertex", "profile_p"):
+            reasons.setdefault(key, refused)
+        return {}
+    rho = max(float(noise.layer_corr), 0.0)
+    layers = np.flatnonzero(ok)
+    fit = fit_with_noise(x[ok], alpha[ok], noise, layers)
     out = {
         "coef": tuple(float(v) for v in fit.coef),
         "r2": as_float(fit.r2),
         "profile_p": as_float(fit.p_profile),
         "curvature": as_float(fit.curvature),
         "curvature_ci": as_interval(*t_interval(fit.curvature, fit.curvature_se, fit.dof)),
-        "vertex": as_float(fit.vertex),
-        "vertex_ci": as_interval(fit.vertex_lo, fit.vertex_hi),
         "delta_alpha": as_float(fit.amplitude),
+        "layer_corr": rho,
     }
-    if out["vertex_ci"] is None:
-        reasons["vertex_ci"] = "the curvature is not significant: the data do not locate a vertex"
-    if n < MIN_U_LAYERS:
-        reasons["is_inverted_u"] = (
-            f"{n} layers cannot show an inverted U (the two-lines test needs ≥ {MIN_U_LAYERS})"
-        )
+    vertex_ci = as_interval(fit.vertex_lo, fit.vertex_hi)
+    if vertex_ci is None:
+        reasons["vertex"] = "the curvature is not significant: the data do not locate a vertex"
     else:
+        out["vertex"], out["vertex_ci"] = as_float(fit.vertex), vertex_ci
+    if n >= MIN_U_LAYERS:
         out["inverted_u_p"] = as_float(fit.p_inverted_u)
         out["is_inverted_u"] = bool(fit.p_inverted_u < ALPHA)
     return out
@@ -170,16 +194,22 @@ def _persistence(
         )
         return {}
     test = persistence.drift_test(steps[-n_window:], window[:, ok], tol)
-    out: dict = {"drift": as_float(test.relative)}
-    if profile_p is None or profile_p >= ALPHA:
+    out: dict = {"drift": as_float(test.relative), "drift_upper": as_float(test.upper)}
+    if profile_p is None:
+        reasons["is_persistent"] = "no test of the depth profile against noise: " + (
+            reasons.get("profile_p") or reasons.get("coef") or "the fit was not made"
+        )
+        return out
+    if profile_p >= ALPHA:
         out["is_persistent"] = False
         reasons["settle_step"] = "no depth profile distinguishable from noise at the end"
         return out
     out["is_persistent"] = bool(test.settled)
     if not out["is_persistent"]:
         reasons["settle_step"] = (
-            f"the shape still moves over the final third or the run cannot show it stopped "
-            f"(change {test.relative:.2g} of the profile; tolerance {tol})"
+            f"the shape may still move by up to {test.upper:.2g} of the profile over the final "
+            f"third (95% upper bound; change {test.relative:.2g}; tolerance {tol}): the run "
+            "cannot show it stopped"
         )
         return out
     dist = persistence.shape_distance(grid, smooth=5, tail=max(1, math.ceil(0.1 * len(steps))))

@@ -1,7 +1,10 @@
 """The quadratic depth profile α(x) ≈ c0 + c1·x + c2·x² and the tests built on it (batched).
 
 With n layers at relative depths x and iid noise, ordinary least squares gives exact t-based
-inference with n − 3 degrees of freedom:
+inference with n − 3 degrees of freedom. When adjacent layers share their noise (correlation ρ,
+estimated from the run: `analysis.stats.noise`) the fit is GLS with AR(1) noise across depth
+(`analysis.stats.gls`), optionally weighted by a per-layer noise SD; the same t and F
+inference then holds on the transformed layers:
 
 - curvature 2·c2 with its t-interval;
 - vertex −c1 / (2·c2) with Fieller's interval (null when the curvature is not significant: the
@@ -24,7 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-from analysis.stats import fieller, ols, polynomial_design, t_pvalue
+from analysis.stats import fieller, polynomial_design, t_pvalue
+from analysis.stats.gls import gls
+from analysis.stats.noise import NoiseEstimate, depth_sd
 
 MIN_FIT_LAYERS = 4  # one residual degree of freedom
 MIN_U_LAYERS = 5
@@ -75,12 +80,21 @@ def _range_se(coef: np.ndarray, cov: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(var, 0, None))
 
 
-def fit_quadratic(x: np.ndarray, alpha: np.ndarray) -> QuadraticFit:
-    """Fit every row of α `[..., n]` (complete data, n ≥ 4) against x `[n]`."""
+def fit_quadratic(
+    x: np.ndarray,
+    alpha: np.ndarray,
+    *,
+    rho: np.ndarray | float = 0.0,
+    positions: np.ndarray | None = None,
+    sd: np.ndarray | None = None,
+) -> QuadraticFit:
+    """Fit every row of α `[..., n]` (complete data, n ≥ 4) against x `[n]`; GLS with AR(1)
+    correlation ρ `[...]` between layers at `positions` (default 0..n−1) and per-layer SD `sd`
+    (default equal), ordinary least squares when ρ = 0 and no `sd`."""
     alpha = np.asarray(alpha, float)
-    fit = ols(polynomial_design(x, 2), alpha)
+    fit = gls(polynomial_design(x, 2), alpha, rho, positions=positions, sd=sd)
     c, cov, dof = fit.coef, fit.cov, fit.dof
-    sst = ((alpha - alpha.mean(-1, keepdims=True)) ** 2).sum(-1)
+    sst = gls(polynomial_design(x, 0), alpha, rho, positions=positions, sd=sd).ssr
     with np.errstate(invalid="ignore", divide="ignore"):
         f_stat = ((sst - fit.ssr) / 2) / (fit.ssr / dof)
         r2 = 1 - fit.ssr / sst
@@ -110,3 +124,14 @@ def fit_quadratic(x: np.ndarray, alpha: np.ndarray) -> QuadraticFit:
         r2=r2,
         dof=dof,
     )
+
+
+def fit_with_noise(
+    x: np.ndarray, alpha: np.ndarray, noise: NoiseEstimate, layers: np.ndarray | None = None
+) -> QuadraticFit:
+    """`fit_quadratic` of α `[..., n]` at `layers` (default 0..n−1) with the run's own noise:
+    its layer correlation (≥ 0) and SD trend over depth (`analysis.stats.noise`)."""
+    layers = np.arange(len(x)) if layers is None else np.asarray(layers)
+    rho = np.clip(np.nan_to_num(noise.layer_corr), 0.0, None)
+    sd = depth_sd(noise)[..., layers]
+    return fit_quadratic(x, alpha, rho=rho, positions=layers, sd=sd)

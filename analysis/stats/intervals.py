@@ -71,8 +71,8 @@ def fieller(
     b = num * den - t2 * cov
     c = num**2 - t2 * var_num
     disc = b**2 - a * c
-    ok = (a > 0) & (disc >= 0)
-    root = np.sqrt(np.where(ok, disc, 0.0))
+    ok = (a > 0) & (disc >= -1e-12 * (b**2 + np.abs(a * c)))  # exact data: 0 up to round-off
+    root = np.sqrt(np.where(ok, np.clip(disc, 0.0, None), 0.0))
     safe = np.where(ok, a, 1.0)
     lo = np.where(ok, (b - root) / safe, np.nan)
     hi = np.where(ok, (b + root) / safe, np.nan)

@@ -41,7 +41,7 @@ _Z = float(sps.norm.ppf(0.5 + KEEP / 2))
 _KEPT_VARIANCE = (KEEP - 2 * _Z * float(sps.norm.pdf(_Z))) / KEEP  # E[z² | |z| < _Z]
 MIN_SNAPSHOTS = 15  # interior snapshots needed to estimate the noise
 MAX_LAYER_CORR = 0.9  # beyond this, layer-level differences are indistinguishable from noise
-MAX_LAYER_CORR_SE = 0.1  # a coarser estimate is not good enough to correct a test with
+MAX_LAYER_CORR_SE = 0.25  # a coarser estimate is not good enough to correct a test with
 JACKKNIFE_BLOCKS = 8
 
 
@@ -81,6 +81,8 @@ class NoiseEstimate:
 
 def refusal(noise: NoiseEstimate) -> str | None:
     """Why the estimate (of one data set) is not good enough to correct a test with, or None."""
+    if bool(_quiet(noise)):
+        return None  # no noise in time: nothing to correct for
     interior = noise.n_snapshots - noise.window + 1
     if interior < MIN_SNAPSHOTS or noise.n_layers < 3:
         return (
@@ -103,14 +105,30 @@ def refusal(noise: NoiseEstimate) -> str | None:
     return None
 
 
+def _quiet(noise: NoiseEstimate) -> np.ndarray:
+    """`[...]` no layer has any noise in time (every residual is 0)."""
+    sd = np.asarray(noise.residual_sd)
+    return np.all(np.nan_to_num(sd) == 0, axis=-1) if sd.shape[-1] else np.ones(sd.shape[:-1], bool)
+
+
+def usable(noise: NoiseEstimate) -> np.ndarray:
+    """`[...]` the estimate is good enough to correct a test with (`refusal` says why not)."""
+    interior = noise.n_snapshots - noise.window + 1
+    enough = interior >= MIN_SNAPSHOTS and noise.n_layers >= 3
+    rho, se = np.asarray(noise.layer_corr), np.asarray(noise.layer_corr_se)
+    with np.errstate(invalid="ignore"):
+        good = enough & (se <= MAX_LAYER_CORR_SE) & (rho <= MAX_LAYER_CORR)
+    return _quiet(noise) | good
+
+
 def robust_scale(x: np.ndarray) -> np.ndarray:
     """Robust SD along the last axis (NaN-aware): the RMS deviation from the median of the
     `KEEP` share of values nearest it, scaled to be the SD of a normal sample."""
-    dev = np.abs(x - np.nanmedian(x, -1, keepdims=True))
-    cut = np.nanquantile(dev, KEEP, axis=-1, keepdims=True)
-    kept = np.where(dev <= cut, dev**2, np.nan)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # an all-NaN layer simply has no scale
         warnings.simplefilter("ignore", RuntimeWarning)
+        dev = np.abs(x - np.nanmedian(x, -1, keepdims=True))
+        cut = np.nanquantile(dev, KEEP, axis=-1, keepdims=True)
+        kept = np.where(dev <= cut, dev**2, np.nan)
         return np.sqrt(np.nanmean(kept, -1) / _KEPT_VARIANCE)
 
 
@@ -213,11 +231,13 @@ def estimate_noise(values: np.ndarray, *, window: int = 5) -> NoiseEstimate:
         np.swapaxes(w[..., 1:, :], -1, -2).reshape(*lead, -1),
     )
     phi, kept = _time_corr(np.nan_to_num(lag1), window)
-    rho = _layer_corr(z)
+    quiet = ~(scale > 0).any(-1)  # no noise in time at all: nothing is shared either
+    rho = np.where(quiet, 0.0, _layer_corr(z))
     blocks = np.array_split(np.arange(z.shape[-2]), min(JACKKNIFE_BLOCKS, z.shape[-2]))
     jack = np.stack([_layer_corr(np.delete(z, b, axis=-2)) for b in blocks], -1)
     k = jack.shape[-1]
     se = np.sqrt((k - 1) / k * ((jack - jack.mean(-1, keepdims=True)) ** 2).sum(-1))
+    se = np.where(quiet, 0.0, se)
     return NoiseEstimate(
         sd=level / np.sqrt(kept)[..., None],
         residual_sd=scale,
@@ -228,6 +248,23 @@ def estimate_noise(values: np.ndarray, *, window: int = 5) -> NoiseEstimate:
         n_layers=n_layers,
         window=window,
     )
+
+
+def depth_sd(noise: NoiseEstimate) -> np.ndarray:
+    """Per-layer noise SD `[..., L]` smoothed over depth (log SD linear in the layer index), up
+    to a common factor: weights for a fit over layers that do not carry the noise of L separate
+    SD estimates. Ones where a layer has no noise in time."""
+    layers = np.arange(noise.n_layers, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_sd = np.log(noise.residual_sd)
+    ok = np.isfinite(log_sd)
+    count = np.maximum(ok.sum(-1, keepdims=True), 1)
+    lc = np.where(ok, layers - (ok * layers).sum(-1, keepdims=True) / count, 0.0)
+    y = np.where(ok, log_sd, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = (lc * y).sum(-1) / (lc * lc).sum(-1)
+    slope = np.where(np.isfinite(slope), slope, 0.0)
+    return np.exp(slope[..., None] * (layers - layers.mean()))
 
 
 def run_noise(

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from analysis import Run, fit_two_timescale
-from analysis.calibration.rates import two_timescale_coverage
+from analysis.calibration.model_rates import two_timescale_coverage
 from tests.analysis import planted
 
 

@@ -75,18 +75,21 @@ def test_no_wave_and_no_reversal_where_none_was_planted(null_run: Path) -> None:
 
 
 def test_perfect_order_in_a_few_layers_is_not_a_wave() -> None:
-    """3 and 4 layers in perfect order: exact p = 1/3 and 1/12 (the asymptotic p was 0)."""
+    """4 layers in perfect order cannot show a wave (exact Spearman p = 1/12; the asymptotic p
+    was 0): refused, with no statistic beside the refusal; 5 layers can."""
     steps = np.arange(0, 2001, 50)
-    for n_layers, p in ((4, 2 / 24), (5, 2 / 120)):
+    for n_layers in (4, 5):
         x = np.arange(n_layers) / (n_layers - 1)
         lag = np.clip(steps[:, None] - 1000 * x[None, :], 0, None)
         wave = compression_wave(Run.from_frame(_frame(0.4 * (1 - np.exp(-lag / 100)), steps)))
-        assert wave.spearman_rho == pytest.approx(1.0) and wave.spearman_p == pytest.approx(p)
         if n_layers == 4:
             assert wave.has_wave is None and "cannot show a wave" in wave.reasons["has_wave"]
+            assert wave.spearman_p is None and wave.wave_p is None and wave.speed is None
             assert "cannot show a reversal" in wave.reasons["has_reversal"]
         else:
-            assert wave.has_wave is True
+            assert wave.spearman_rho == pytest.approx(1.0)
+            assert wave.spearman_p == pytest.approx(2 / 120)  # exact
+            assert wave.has_wave is True and wave.wave_p < 0.001
 
 
 def test_a_late_to_early_wave_without_reversal() -> None:
@@ -103,7 +106,7 @@ def test_a_late_to_early_wave_without_reversal() -> None:
 def test_too_short_and_too_shallow_give_reasons(tiny_run: Path) -> None:
     wave = compression_wave(tiny_run)
     assert wave.speed is None and wave.has_wave is None and wave.has_reversal is None
-    assert "≥ 4 layers" in wave.reasons["has_wave"]
+    assert "≥ 5 layers" in wave.reasons["has_wave"]
     assert "2 layers cannot show a reversal" in wave.reasons["has_reversal"]
     one = Run.from_frame(
         pd.DataFrame({"step": [0], "layer": [0], "kind": ["q"], "stable_rank": [3.0]})
