@@ -14,6 +14,7 @@ import datetime
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -103,8 +104,13 @@ def write_results(plan, data: dict, seconds: float) -> Path:
     return plan.results
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # stopped like Ctrl-C: the trainer checkpoints
     started = time.monotonic()
     try:
         plan = load_plan(args.plan, args.overrides)

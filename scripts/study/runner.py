@@ -205,8 +205,15 @@ class Trainer:
         started = time.monotonic()
         self.launched.append(run.name)
         with log_path.open("a") as log:
+            # Its own session: Ctrl-C reaches only the study, which stops the trainer with
+            # SIGTERM (checkpoint, exit 0) instead of killing it mid-step.
             proc = self.launch(
-                command, cwd=REPO, env=trainer_env(self.plan), stdout=log, stderr=log
+                command,
+                cwd=REPO,
+                env=trainer_env(self.plan),
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
             )
             try:
                 first = self._watch(proc, run, index, total, after, start_step)
