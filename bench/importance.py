@@ -61,8 +61,8 @@ def main() -> None:
         without_blocks,
     )
     from analysis.importance.eval_data import EvalData
-    from analysis.importance.layer_importance import prepare
     from analysis.importance.pruning import STRATEGIES, pruning_from
+    from analysis.importance.scores import prepare
     from spectral_jax.model import Transformer, count_params
     from spectral_jax.model_config import ModelConfig
 

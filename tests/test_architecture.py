@@ -179,3 +179,21 @@ def test_pkgutil_sees_the_same_modules() -> None:
         root = importlib.import_module(package)
         walked = {m.name for m in pkgutil.walk_packages(root.__path__, f"{package}.")}
         assert walked <= set(modules()), walked - set(modules())
+
+
+def test_exported_names_are_not_shadowed_by_submodules() -> None:
+    """After every submodule is imported (Python then binds each as an attribute of its package),
+    each name in a package's `__all__` is still the object it exports, never a module: a module
+    named like the function it defines once made `from analysis import layer_importance` return
+    the module."""
+    for name in modules():
+        importlib.import_module(name)
+    shadowed = []
+    for name, path in modules().items():
+        if path.name != "__init__.py":
+            continue
+        package = importlib.import_module(name)
+        for exported in getattr(package, "__all__", []):
+            if isinstance(getattr(package, exported), type(importlib)):
+                shadowed.append(f"{name}.{exported}")
+    assert not shadowed, f"exports that resolve to a module: {shadowed}"

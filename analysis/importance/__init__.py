@@ -9,8 +9,8 @@ __all__ = ["ImportanceResult", "PruningResult", "layer_importance", "prune_layer
 __getattr__ = lazy_getattr(
     __name__,
     {
-        "ImportanceResult": "analysis.importance.layer_importance",
-        "layer_importance": "analysis.importance.layer_importance",
+        "ImportanceResult": "analysis.importance.scores",
+        "layer_importance": "analysis.importance.scores",
         "PruningResult": "analysis.importance.pruning",
         "prune_layers": "analysis.importance.pruning",
     },

@@ -73,9 +73,9 @@ def run(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     from analysis.importance.eval_data import DataError
-    from analysis.importance.layer_importance import prepare
     from analysis.importance.model_source import SourceError
     from analysis.importance.pruning import PruningError
+    from analysis.importance.scores import prepare
 
     common = {
         "data": args.data,
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _importance(setup, out: str) -> int:
-    from analysis.importance.layer_importance import importance_from
+    from analysis.importance.scores import importance_from
     from analysis.report.importance_files import importance_headline, write_importance
 
     result = importance_from(setup)
@@ -116,8 +116,8 @@ def _importance(setup, out: str) -> int:
 
 
 def _prune(args: argparse.Namespace, strategies: list[str] | None, common: dict) -> int:
-    from analysis.importance.layer_importance import prepare
     from analysis.importance.pruning import check_strategies, pruning_from
+    from analysis.importance.scores import prepare
     from analysis.report.importance_files import write_pruning
 
     chosen = check_strategies(strategies, args.random_draws)  # before any model is loaded

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.importance.ablation import mask_of, single_skip_masks
-from analysis.importance.layer_importance import (
+from analysis.importance.scores import (
     Setup,
     prepare,
     spectral_scores,
@@ -137,7 +137,7 @@ def prune_layers(
     **kwargs: Any,
 ) -> PruningResult:
     """Prune 1 … `max_remove` (default L // 4, at least 1) blocks by each strategy; other
-    keyword arguments as `analysis.importance.layer_importance.prepare` takes them."""
+    keyword arguments as `analysis.importance.scores.prepare` takes them."""
     strategies = check_strategies(strategies, random_draws)
     return pruning_from(prepare(source, **kwargs), max_remove, strategies, random_draws)
 

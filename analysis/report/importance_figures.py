@@ -9,8 +9,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
-    from analysis.importance.layer_importance import ImportanceResult
     from analysis.importance.pruning import PruningResult
+    from analysis.importance.scores import ImportanceResult
 
 COLORS = {
     "spectral": "tab:red",

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from analysis.importance.layer_importance import ImportanceResult
 from analysis.importance.pruning import PruningResult
+from analysis.importance.scores import ImportanceResult
 from analysis.report.importance_figures import alpha_scatter, pruning_curves
 from analysis.results import to_jsonable
 from spectral_jax.paths import user_path

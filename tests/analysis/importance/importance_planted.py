@@ -18,7 +18,7 @@ import optax
 from flax import nnx
 
 from analysis.importance.eval_data import EvalData, take_windows
-from analysis.importance.layer_importance import Setup, prepare
+from analysis.importance.scores import Setup, prepare
 from spectral_jax.model import Transformer
 from spectral_jax.model_config import ModelConfig
 

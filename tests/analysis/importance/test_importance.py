@@ -16,7 +16,7 @@ from analysis.importance.ablation import (
     single_skip_masks,
     without_blocks,
 )
-from analysis.importance.layer_importance import importance_from, stream_scores
+from analysis.importance.scores import importance_from, stream_scores
 from analysis.stats import (
     bootstrap_rho,
     holm,
