@@ -66,11 +66,11 @@ def profile_coverage(layers: int, n: int, seed: int = 0, noise: Noise = NOISE) -
     fit, decided, clean = profile_fits(layers, n, seed, noise, PLANTED_U)
     truth = 2 * ols(polynomial_design(rel_depth(layers), 2), clean).coef[2]
     lo, hi = t_interval(fit.curvature, fit.curvature_se, fit.dof)
-    bounded = np.isfinite(fit.vertex_lo) & decided
+    bounded = np.isfinite(fit.vertex_lo)
     vertex = PLANTED_U.vertex
     return {
         "curvature": count((lo <= truth) & (truth <= hi), decided),
-        "vertex": count((fit.vertex_lo <= vertex) & (vertex <= fit.vertex_hi), bounded),
+        "vertex": count((fit.vertex_lo <= vertex) & (vertex <= fit.vertex_hi), decided, bounded),
         "vertex_reported": count(bounded, decided),
     }
 
@@ -87,15 +87,18 @@ def persistence_rate(
     tol: float = 0.2,
     noise: Noise = DRIFT_NOISE,
 ) -> Rate:
-    """`settled` for a profile whose shape changes by `drift` of itself over the final third
-    (drift = tol: false positives at the boundary; tol/2 or 0: power)."""
-    steps = STEPS[-final_third(len(STEPS)) :]
-    ramp = (steps - steps[0]) / (steps[-1] - steps[0])
+    """`settled` for a profile that holds still, then changes its shape by `drift` of itself
+    over the final third (drift = tol: false positives at the boundary; tol/2 or 0: power).
+    The run's noise is measured over all of it, as the profile does."""
+    window = final_third(len(STEPS))
+    ramp = np.clip((np.arange(len(STEPS)) - (len(STEPS) - window)) / (window - 1), 0, 1)
     growth = drift / (1 - drift / 2)  # change / mean size over the window = drift
     shape = profile_alpha(np.array([1e9]), layers, PLANTED_U)[0]
     clean = 3.0 + (shape - shape.mean())[None, :] * (1 + growth * ramp)[:, None]
     alpha = noisy_alpha(np.random.default_rng(seed), n, clean, noise)
-    return count(drift_test(steps, alpha, tol).settled)
+    time_corr = estimate_noise(alpha).time_corr
+    test = drift_test(STEPS[-window:], alpha[:, -window:], tol, time_corr)
+    return count(test.settled)
 
 
 # -- across depths -------------------------------------------------------------------------------

@@ -78,11 +78,19 @@ def shape_basis(n_layers: int) -> np.ndarray:
     return q[:, 1:]
 
 
-def drift_test(steps: np.ndarray, alpha: np.ndarray, tol: float = 0.2) -> DriftTest:
-    """Drift of the shape of α `[..., n, L]` over the snapshots `steps` `[n]` (complete data)."""
+def drift_test(
+    steps: np.ndarray,
+    alpha: np.ndarray,
+    tol: float = 0.2,
+    time_corr: np.ndarray | float = 0.0,
+) -> DriftTest:
+    """Drift of the shape of α `[..., n, L]` over the snapshots `steps` `[n]` (complete data);
+    `time_corr` `[...]`: the noise's AR(1) coefficient measured over the whole run
+    (`analysis.stats.noise`), a floor for the window's own (which a few dozen snapshots of slow
+    noise understate)."""
     steps = np.asarray(steps, float)
     coords = np.swapaxes(np.asarray(alpha, float) @ shape_basis(alpha.shape[-1]), -1, -2)
-    fit = trend(steps, coords)  # [..., 2]
+    fit = trend(steps, coords, np.asarray(time_corr, float)[..., None])  # [..., 2]
     span = steps[-1] - steps[0]
     tc = steps - steps.mean()
     resid = coords - coords.mean(-1, keepdims=True) - fit.slope[..., None] * tc

@@ -122,7 +122,9 @@ def alpha_profile(
     noise = estimate_noise(grid)
     values = _fit(x, alpha, reasons, metric, noise)
     if n_steps:
-        values.update(_persistence(steps, grid, values.get("profile_p"), settle_tol, reasons))
+        values.update(
+            _persistence(steps, grid, values.get("profile_p"), settle_tol, noise, reasons)
+        )
     finite = np.isfinite(alpha)
     summary = ProfileSummary(
         metric=metric,
@@ -182,7 +184,12 @@ def _fit(
 
 
 def _persistence(
-    steps: np.ndarray, grid: np.ndarray, profile_p: float | None, tol: float, reasons: dict
+    steps: np.ndarray,
+    grid: np.ndarray,
+    profile_p: float | None,
+    tol: float,
+    noise: NoiseEstimate,
+    reasons: dict,
 ) -> dict:
     n_window = persistence.final_third(len(steps))
     window = grid[-n_window:]
@@ -193,7 +200,8 @@ def _persistence(
             f"(have {n_window} and {int(ok.sum())})"
         )
         return {}
-    test = persistence.drift_test(steps[-n_window:], window[:, ok], tol)
+    time_corr = float(np.nan_to_num(noise.time_corr))
+    test = persistence.drift_test(steps[-n_window:], window[:, ok], tol, time_corr)
     out: dict = {"drift": as_float(test.relative), "drift_upper": as_float(test.upper)}
     if profile_p is None:
         reasons["is_persistent"] = "no test of the depth profile against noise: " + (

@@ -15,8 +15,8 @@ The reversal is supported when both p-values are below 0.05 (an intersection–u
 false-positive rate is at most 5% whichever part is false). A permutation moves a layer's whole
 time series, so noise that is correlated in time is allowed for; relabelling layers as if they
 were independent (the old test) read noise smooth across depth as a gradient (9–24% false
-reversals at ρ = 0.7). A depth whose smallest attainable p-value is above 0.05 (L ≤ 5) cannot
-show a reversal and is refused.
+reversals at ρ = 0.7). A depth whose smallest attainable p-value is above 0.05 (L ≤ 5: 20 or
+fewer choices of the two bands) cannot show a reversal and is refused.
 
 The reversal step is where G crosses zero from the opposite sign to the end sign: linear
 interpolation of the unsmoothed G between the two snapshots that bracket it, with Fieller's 95%
@@ -34,9 +34,9 @@ from analysis.stats import ALPHA, band_contrasts, fieller
 from analysis.stats.layer_permutation import (
     innovations,
     layer_orders,
-    min_pvalue,
     permuted_weights,
 )
+from analysis.stats.noise import estimate_noise
 
 CHUNK = 64  # data sets per block of the batched permutation test (bounds memory)
 
@@ -106,8 +106,9 @@ def _pvalue(stat: np.ndarray) -> np.ndarray:
 
 
 def min_reversal_p(n_layers: int) -> float:
-    """Smallest p-value the reversal test can reach with this many layers."""
-    return min_pvalue(n_layers)
+    """Smallest p-value the reversal test can reach with this many layers (with independent
+    layers only the choice of the two bands matters: 12 choices for 4 layers, 20 for 5)."""
+    return band_contrasts(n_layers).min_pvalue if n_layers >= 3 else 1.0
 
 
 @dataclass(frozen=True)
@@ -126,12 +127,10 @@ def baseline_variance(
 
     c is relative to R_s(t₀), so the noise of that one snapshot shifts a layer's whole curve by
     ≈ e₀·(1 − c). It is measured like every other snapshot: its relative variance is that of
-    the snapshot-to-snapshot noise (residuals of raw c around its 3-snapshot mean, × 3/2), and
-    adjacent layers' shifts are correlated ρ `[...]` (AR(1) across depth).
+    the snapshot noise of ln R_s (`analysis.stats.noise`, allowing for its time correlation),
+    and adjacent layers' shifts are correlated ρ `[...]` (AR(1) across depth).
     """
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rel = (raw - smooth) / (1 - smooth)
-    noise = 1.5 * np.nanvar(rel[..., 1:-1, :], axis=-2)  # [..., L]
+    noise = estimate_noise(np.log(np.clip(1 - raw, 1e-9, None))).sd ** 2  # [..., L]
     n_layers = raw.shape[-1]
     weights = band_contrasts(n_layers).weights[0]
     level = 1 - np.nanmean(smooth[..., -raw.shape[-2] // 2 :, :], axis=-2)
@@ -141,11 +140,25 @@ def baseline_variance(
     return np.einsum("...k,...kl,...l->...", scaled, corr, scaled)
 
 
+def gradient_noise(raw: np.ndarray, rho: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Snapshot noise of G `[...]` — its variance and AR(1) coefficient in time — from each
+    layer's noise in raw c `[..., T, L]` (`analysis.stats.noise`, robust to the kinks where
+    layers start to compress) and the correlation ρ `[...]` of adjacent layers."""
+    est = estimate_noise(raw)
+    n_layers = raw.shape[-1]
+    scaled = band_contrasts(n_layers).weights[0] * np.nan_to_num(est.sd)
+    lags = np.abs(np.subtract.outer(np.arange(n_layers), np.arange(n_layers)))
+    corr = np.clip(np.asarray(rho, float), 0, None)[..., None, None] ** lags
+    return np.einsum("...k,...kl,...l->...", scaled, corr, scaled), est.time_corr
+
+
 def crossing(
     steps: np.ndarray,
     g_smooth: np.ndarray,
     g_raw: np.ndarray,
     end_sign: np.ndarray,
+    *,
+    noise: tuple[np.ndarray, np.ndarray],
     baseline_var: np.ndarray,
     tail: float = 0.2,
 ) -> Crossing:
@@ -153,8 +166,10 @@ def crossing(
 
     The smoothed G picks the pair of snapshots that brackets the crossing; the line through
     the unsmoothed G at those two gives the step, and Fieller's interval for the line's zero
-    uses the snapshot noise of G (residuals of raw G around its 3-snapshot mean over the whole
-    run, × 3/2) plus `baseline_var`, the shift the first snapshot's noise gives every value.
+    uses the snapshot noise of G (`noise`: its variance σ² and AR(1) coefficient φ from
+    `gradient_noise`, so the two snapshots' mean has variance σ²(1 + φ)/2 and their difference
+    2σ²(1 − φ) — noise slow in time moves the line rather than tilting it) plus
+    `baseline_var`, the shift the first snapshot's noise gives every value.
     Only two snapshots enter, so a kink of G nearby (a layer starting to compress) biases it
     no more than linear interpolation does.
     """
@@ -176,9 +191,10 @@ def crossing(
     a = np.take_along_axis(g_raw, (j - 1)[..., None], -1)[..., 0]
     b = np.take_along_axis(g_raw, j[..., None], -1)[..., 0]
     width = steps[j] - steps[j - 1]
-    noise = 1.5 * np.nanvar((g_raw - g_smooth)[..., 1:-1], axis=-1)
+    var, phi = noise
     level, slope = (a + b) / 2, (b - a) / width
-    lo, hi = fieller(-level, slope, noise / 2 + baseline_var, 2 * noise / width**2, 0.0, n_steps)
+    var_level = var * (1 + phi) / 2 + baseline_var
+    lo, hi = fieller(-level, slope, var_level, 2 * var * (1 - phi) / width**2, 0.0, n_steps)
     centre = (steps[j] + steps[j - 1]) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
         step = centre - level / slope

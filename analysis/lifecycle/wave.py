@@ -285,7 +285,15 @@ def _reversal(
         )
         return out
     base = reversal.baseline_variance(raw, c, rho)
-    cross = reversal.crossing(steps, g, reversal.band_gradient(raw), test.end_sign, base, tail)
+    cross = reversal.crossing(
+        steps,
+        g,
+        reversal.band_gradient(raw),
+        test.end_sign,
+        noise=reversal.gradient_noise(raw, rho),
+        baseline_var=base,
+        tail=tail,
+    )
     interval = as_interval(cross.lo, cross.hi)
     if interval is None:
         reasons["reversal_step"] = (

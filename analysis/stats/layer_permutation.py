@@ -4,17 +4,17 @@ Why: relabelling which layers form a band assumes the layers are exchangeable; w
 layers share their noise (correlation ρ), a contiguous band averages correlated noise and
 varies more than a band of scattered layers, so relabellings understate the noise and noise
 reads as a gradient. Prais–Winsten turns AR(1) layers into exchangeable ones: with
-u₀ = e₀ and u_k = (e_k − ρ·e_{k−1}) / √(1 − ρ²) the innovations u₁…u_{L−1} are independent
-and identically distributed, whatever their correlation in time (every layer keeps its whole
-series). So under the null the data are permuted in that space — layer 0 stays, the others
-are reordered — and mapped back. Every statistic here is linear in the layers at each snapshot
+u₀ = e₀ and u_k = (e_k − ρ·e_{k−1}) / √(1 − ρ²), u₀…u_{L−1} of stationary AR(1) noise are
+independent and identically distributed, whatever their correlation in time (every layer keeps
+its whole series). So under the null the data are permuted in that space and mapped back. Every statistic here is linear in the layers at each snapshot
 (w·c(t)), so a permutation is a reordering of the weights on u, never of the data: an
 `[T, L] @ [L, P]` product per run.
 
-Before the transform each layer is centred on the layers' mean at every snapshot (w sums to
-0, so the statistic does not change) and divided by its noise SD (`sd`, up to a factor), so
+Before the transform each layer is centred on the layers' mean at every snapshot — the trend
+every layer shares, which is no signal and would otherwise not be exchangeable (w sums to 0, so
+the statistic does not change) — and divided by its noise SD (`sd`, up to a factor), so
 depth-dependent noise is allowed for. ρ = 0 and equal SDs give relabellings of independent
-layers.
+layers (the old test).
 """
 
 from __future__ import annotations
@@ -32,27 +32,13 @@ MAX_ORDERS = 2000  # permutations (all of them when there are at most this many)
 
 @lru_cache(maxsize=64)
 def layer_orders(n_layers: int, max_orders: int = MAX_ORDERS, seed: int = 0) -> np.ndarray:
-    """`[P, L]` orders of the layers with layer 0 fixed; row 0 is the identity. Every order
-    when (L − 1)! ≤ `max_orders`, else the identity and `max_orders − 1` random ones."""
-    rest = n_layers - 1
-    if math.factorial(rest) <= max_orders:
-        tails = np.array(list(itertools.permutations(range(1, n_layers))), dtype=np.int64)
-    else:
-        rng = np.random.default_rng(seed)
-        base = np.tile(np.arange(1, n_layers), (max_orders - 1, 1))
-        tails = np.concatenate([np.arange(1, n_layers)[None], rng.permuted(base, axis=1)])
-    return np.concatenate([np.zeros((len(tails), 1), np.int64), tails], 1)
-
-
-def is_exact(n_layers: int, max_orders: int = MAX_ORDERS) -> bool:
-    return math.factorial(n_layers - 1) <= max_orders
-
-
-def min_pvalue(n_layers: int) -> float:
-    """Smallest p-value a statistic left unchanged by swapping the two bands can reach."""
-    if n_layers < 3:
-        return 1.0
-    return min(1.0, 2 / min(math.factorial(n_layers - 1), MAX_ORDERS))
+    """`[P, L]` orders of the layers; row 0 is the identity. Every order when L! ≤
+    `max_orders`, else the identity and `max_orders − 1` random ones (fixed by `seed`)."""
+    if math.factorial(n_layers) <= max_orders:
+        return np.array(list(itertools.permutations(range(n_layers))), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    base = np.tile(np.arange(n_layers), (max_orders - 1, 1))
+    return np.concatenate([np.arange(n_layers)[None], rng.permuted(base, axis=1)])
 
 
 def recolour(rho: np.ndarray, n_layers: int) -> np.ndarray:

@@ -209,7 +209,7 @@ def estimate_noise(values: np.ndarray, *, window: int = 5) -> NoiseEstimate:
     window = max(5, 2 * (window // 2) + 1)
     lead = values.shape[:-2]
     nan = np.full(lead, np.nan)
-    if n - window + 1 < 3 or n_layers < 2:
+    if n - window + 1 < 3 or n_layers < 1:
         return NoiseEstimate(
             sd=np.full((*lead, n_layers), np.nan),
             residual_sd=np.full((*lead, n_layers), np.nan),
@@ -232,9 +232,10 @@ def estimate_noise(values: np.ndarray, *, window: int = 5) -> NoiseEstimate:
     )
     phi, kept = _time_corr(np.nan_to_num(lag1), window)
     quiet = ~(scale > 0).any(-1)  # no noise in time at all: nothing is shared either
-    rho = np.where(quiet, 0.0, _layer_corr(z))
+    rho = np.where(quiet, 0.0, _layer_corr(z) if n_layers > 1 else np.nan)
     blocks = np.array_split(np.arange(z.shape[-2]), min(JACKKNIFE_BLOCKS, z.shape[-2]))
     jack = np.stack([_layer_corr(np.delete(z, b, axis=-2)) for b in blocks], -1)
+    jack = jack if n_layers > 1 else np.full_like(jack, np.nan)
     k = jack.shape[-1]
     se = np.sqrt((k - 1) / k * ((jack - jack.mean(-1, keepdims=True)) ** 2).sum(-1))
     se = np.where(quiet, 0.0, se)

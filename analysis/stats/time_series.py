@@ -18,10 +18,12 @@ class Trend:
     dof: int
 
 
-def trend(t: np.ndarray, y: np.ndarray) -> Trend:
+def trend(t: np.ndarray, y: np.ndarray, rho_floor: np.ndarray | float = 0.0) -> Trend:
     """OLS slope of y on t; the SE grows by √((1+ρ)/(1−ρ)), ρ the lag-1 autocorrelation of the
-    residuals (Marriott–Pope bias-corrected, clipped to [0, 0.95]): snapshots are not
-    independent, and an ordinary SE would make a drifting profile look settled."""
+    residuals (Marriott–Pope bias-corrected, clipped to [0, 0.95]) or `rho_floor` `[...]` if
+    larger (e.g. the AR(1) coefficient measured over a whole run, where a short window's own
+    residuals understate slow noise): snapshots are not independent, and an ordinary SE
+    would make a drifting profile look settled."""
     t, y = np.asarray(t, float), np.asarray(y, float)
     n = t.shape[0]
     tc = t - t.mean()
@@ -33,6 +35,7 @@ def trend(t: np.ndarray, y: np.ndarray) -> Trend:
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = (resid[..., 1:] * resid[..., :-1]).sum(-1) / ss
     rho = np.clip(np.nan_to_num(rho + (1 + 3 * rho) / n), 0.0, 0.95)
+    rho = np.clip(np.maximum(rho, np.nan_to_num(rho_floor)), 0.0, 0.95)
     se = np.sqrt(ss / (n - 2) / sxx * (1 + rho) / (1 - rho))
     return Trend(slope, se, n - 2)
 
