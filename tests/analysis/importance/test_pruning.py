@@ -122,7 +122,7 @@ def test_random_baseline_is_reproducible_under_its_seed() -> None:
     assert first.random_orders == again.random_orders
     assert first.table.equals(again.table)
     other = pruning_from(
-        type(setup)(setup.source, setup.data, setup.evaluator, {**setup.settings, "seed": 1}),
+        dataclasses.replace(setup, settings={**setup.settings, "seed": 1}),
         2,
         ("random",),
         random_draws=20,
