@@ -51,7 +51,7 @@ def matrix_name(layer: int, kind: str) -> str:
     return kind if layer < 0 else f"layer {layer} {kind}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HealthEvent:
     """A rule starting (`state="start"`) or clearing for one matrix at a snapshot's step.
 
@@ -75,7 +75,7 @@ class HealthEvent:
         return {"step": self.step, "event": "health", **asdict(self)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Flag:
     """A rule in force for one matrix, since the first snapshot of its streak."""
 
@@ -145,7 +145,7 @@ class HealthEvaluator:
     def flags(self) -> list[Flag]:
         """Every rule in force after the last snapshot, ordered by rule, kind and layer."""
         return [
-            Flag(rule, layer, kind, int(self._since[rule][kind][i]))
+            Flag(rule=rule, layer=layer, kind=kind, since=int(self._since[rule][kind][i]))
             for rule in self.rules
             for kind, layers in self.layers.items()
             for i, layer in enumerate(layers)
@@ -251,15 +251,15 @@ class HealthEvaluator:
             )
         finite = np.isfinite(value)
         return HealthEvent(
-            step,
-            rule,
-            state,
-            layer,
-            kind,
-            since,  # type: ignore[arg-type]
-            value if finite else None,
-            line if np.isfinite(line) else None,
-            message,
+            step=step,
+            rule=rule,
+            state=state,  # type: ignore[arg-type]
+            layer=layer,
+            kind=kind,
+            since=since,
+            value=value if finite else None,
+            threshold=line if np.isfinite(line) else None,
+            message=message,
         )
 
 

@@ -9,6 +9,7 @@ run, over its checkpoints in step order; what counts is what is flagged at its l
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -35,7 +36,7 @@ from spectral_jax.store import SpectraStore
 HISTORY_RULES = ("rank_collapse", "sigma_growth")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Judged:
     """A source's timeline, what kind of source it was, and whether it counts as flagged."""
 
@@ -68,13 +69,13 @@ def judge(
     if path.is_dir() and (path / "spectra" / "meta.json").is_file():
         run = load_run(path)
         timeline = run_timeline(run, health_config(run.config, overrides))
-        return Judged(source, "run", timeline, run.meta["layers"])
+        return Judged(source=source, kind="run", timeline=timeline, layers=run.meta["layers"])
     if path.is_dir() and (path / "meta.json").is_file():
         store = SpectraStore(path)
         timeline = evaluate(
             store_snapshots(store), store.meta["layers"], health_config(None, overrides)
         )
-        return Judged(source, "store", timeline, store.meta["layers"])
+        return Judged(source=source, kind="store", timeline=timeline, layers=store.meta["layers"])
     if path.is_dir() and (path / "checkpoints").is_dir():
         raise RunError(
             f"{path} has no spectra store (spectra/meta.json): trained with spectral.every=0?"
@@ -82,7 +83,8 @@ def judge(
     if revisions or (path.is_dir() and not (path / "config.json").is_file()):
         config = health_config(None, overrides)
         layers, snapshots = _series(source, revisions, kinds, method)
-        return Judged(source, "series", evaluate(snapshots, layers, config), layers)
+        timeline = evaluate(snapshots, layers, config)
+        return Judged(source=source, kind="series", timeline=timeline, layers=layers)
     if not path.exists() and looks_local(source):
         raise RunError(f"no run, spectra store or checkpoint at {path}")
     return _checkpoint(source, revision, kinds, method, overrides)
@@ -99,8 +101,8 @@ def _checkpoint(
     timeline = evaluate([(0, entry)], layers, config)
     reason = "one snapshot: nothing earlier to compare with"
     skipped = {rule: reason for rule in HISTORY_RULES if rule in config.enabled()}
-    timeline = HealthTimeline(config, timeline.steps, timeline.events, timeline.flags, skipped)
-    return Judged(source, "checkpoint", timeline, layers)
+    timeline = dataclasses.replace(timeline, not_judged=skipped)
+    return Judged(source=source, kind="checkpoint", timeline=timeline, layers=layers)
 
 
 def _series(

@@ -23,7 +23,7 @@ from spectral_jax.store import SpectraStore
 Snapshot = tuple[int, Mapping[str, Any]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Interval:
     """One stretch a rule was in force for a matrix: its streak began at `since`, it fired at
     `fired` and cleared at `cleared` (None: still in force at the last snapshot)."""
@@ -36,7 +36,7 @@ class Interval:
     cleared: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HealthTimeline:
     """The rules' verdicts over a sequence of snapshots (see the module docstring)."""
 
@@ -57,8 +57,8 @@ class HealthTimeline:
                 open_[key] = event
             elif key in open_:
                 start = open_.pop(key)
-                done.append(Interval(*key, start.since, start.step, event.step))
-        done += [Interval(*key, e.since, e.step, None) for key, e in open_.items()]
+                done.append(_interval(start, event.step))
+        done += [_interval(e, None) for e in open_.values()]
         return sorted(done, key=lambda i: (i.fired, i.rule, i.kind, i.layer))
 
     @property
@@ -82,6 +82,17 @@ class HealthTimeline:
         }
 
 
+def _interval(start: HealthEvent, cleared: int | None) -> Interval:
+    return Interval(
+        rule=start.rule,
+        layer=start.layer,
+        kind=start.kind,
+        since=start.since,
+        fired=start.step,
+        cleared=cleared,
+    )
+
+
 def evaluate(
     snapshots: Iterable[Snapshot], layers: Mapping[str, Sequence[int]], config: HealthConfig
 ) -> HealthTimeline:
@@ -91,7 +102,9 @@ def evaluate(
     for step, entry in snapshots:
         events += evaluator.update(int(step), entry)
         steps.append(int(step))
-    return HealthTimeline(config, tuple(steps), tuple(events), tuple(evaluator.flags()))
+    return HealthTimeline(
+        config=config, steps=tuple(steps), events=tuple(events), flags=tuple(evaluator.flags())
+    )
 
 
 def store_snapshots(store: SpectraStore) -> Iterator[Snapshot]:
