@@ -59,7 +59,8 @@ class ProfileSummary:
     delta_alpha: float | None = None  # noise-shrunk range of the fitted profile
     range_alpha: float | None = None  # max − min over layers (grows with L under noise)
     drift: float | None = None  # shape change over the final third / profile size
-    drift_upper: float | None = None  # its one-sided 95% upper bound (persistent: ≤ settle_tol)
+    drift_upper: float | None = None  # its one-sided 95% upper bound (persistent: ≤ tolerance)
+    tolerance: float = 0.2  # settle_tol: the largest drift that counts as persistent
     is_persistent: bool | None = None
     settle_step: float | None = None
     persistent_fraction: float | None = None
@@ -132,6 +133,7 @@ def alpha_profile(
         step=int(steps[index]) if n_steps else None,
         window=window,
         alpha=alpha,
+        tolerance=settle_tol,
         range_alpha=as_float(np.ptp(alpha[finite])) if finite.sum() >= 2 else None,
         low_quality_fits=gated.low_quality,
         fits=gated.fits,

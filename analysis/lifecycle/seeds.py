@@ -6,6 +6,11 @@ degrees of freedom) for fewer than 10 seeds, a cluster bootstrap over seeds (per
 one describes what another seed would give. A claim is supported for the group when every seed
 that can test it supports it (the group's false-positive rate stays at most each seed's), and
 the finding says in how many seeds it held.
+
+Each claim is also decided at the seed level (`analysis.lifecycle.seed_tests`: one statistic
+per seed and a t-test across seeds). From 3 seeds that is the group's verdict: it rests on
+seed-to-seed variation, not on one run's model of its own noise. With 2 seeds the verdict is the
+conjunction of the seeds' within-run tests, and the finding says so (`basis`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from analysis.report.findings import NOT_SUPPORTED, SUPPORTED, UNTESTABLE, Finding, run_findings
+from analysis.formatting import fmt
+from analysis.lifecycle.seed_tests import seed_tests
+from analysis.report.findings import (
+    NOT_SUPPORTED,
+    SUPPORTED,
+    UNTESTABLE,
+    WITHIN_RUN,
+    Finding,
+    run_findings,
+)
 from analysis.run import Run, RunError
 from analysis.stats import as_float, as_interval, t_interval
 
@@ -80,27 +94,39 @@ def across_seeds(summaries: Sequence[dict[str, Any]], n_boot: int, seed: int) ->
 
 
 def group_findings(summaries: Sequence[dict[str, Any]]) -> list[Finding]:
-    """Each claim over the seeds: supported when every seed able to test it supports it."""
+    """Each claim over the seeds: the test across seeds from 3 seeds on, else supported when
+    every seed able to test it supports it; says in how many seeds it held within-run."""
     per_seed = [run_findings(s) for s in summaries]
     out = []
-    for i, first in enumerate(per_seed[0]):
+    for i, (first, test) in enumerate(zip(per_seed[0], seed_tests(summaries), strict=True)):
         verdicts = [findings[i].verdict for findings in per_seed]
         tested = [v for v in verdicts if v != UNTESTABLE]
         held = sum(v == SUPPORTED for v in tested)
-        all_held = SUPPORTED if held == len(tested) else NOT_SUPPORTED
-        verdict = all_held if tested else UNTESTABLE
-        caveats = tuple(dict.fromkeys(c for f in per_seed for c in f[i].caveats))
+        within = f"within-run: supported in {held} of {len(verdicts)} seeds" + (
+            f" ({len(verdicts) - len(tested)} could not test it)"
+            if len(tested) < len(verdicts)
+            else ""
+        )
+        caveats = [c for c in dict.fromkeys(c for f in per_seed for c in f[i].caveats)]
+        if test.reason is None:
+            verdict = SUPPORTED if test.supported else NOT_SUPPORTED
+            estimate = (
+                f"mean of {test.statistic} {fmt(test.mean, 3)}; p = {fmt(test.p, 2)}; {within}"
+            )
+            basis = f"{test.n} seeds: t-test across seeds of each seed's {test.statistic}"
+            caveats = [c for c in caveats if not c.startswith(WITHIN_RUN)]
+        else:
+            all_held = SUPPORTED if held == len(tested) else NOT_SUPPORTED
+            verdict = all_held if tested else UNTESTABLE
+            estimate = within
+            basis = f"{len(verdicts)} seeds, each on its own within-run noise ({test.reason})"
         out.append(
             Finding(
                 claim=first.claim,
                 verdict=verdict,
-                estimate=f"supported in {held} of {len(verdicts)} seeds"
-                + (
-                    f" ({len(verdicts) - len(tested)} could not test it)"
-                    if len(tested) < len(verdicts)
-                    else ""
-                ),
-                caveats=caveats,
+                estimate=estimate,
+                caveats=tuple(caveats),
+                basis=basis,
             )
         )
     return out

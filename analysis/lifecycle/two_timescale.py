@@ -21,7 +21,8 @@ parameter (the free start values included) counted against the degrees of freedo
 sandwich with residuals AR(1) across layers (their pooled lag-1 correlation between adjacent
 layers), inflated by (1 + ρ)/(1 − ρ) for their lag-1 autocorrelation ρ in time; 95% t-intervals, on the log scale for the time constants (`theta_cov`). (A block bootstrap of the residuals was tried
 first: it covered τ_slow only ~85% of the time in simulation, these intervals ~95%.) A parameter at a
-bound of its search range is listed in `at_bound`: its estimate is a limit, not a measurement.
+bound of its search range is listed in `at_bound` and left null with that reason: its estimate
+would be a limit, not a measurement.
 
 Model comparison (Gaussian AIC over both variables, each with its own variance): the full model
 against one timescale (τ_fast = τ_slow) and against no depth terms (δ = a1 = b1 = b2 = 0).
@@ -344,21 +345,29 @@ def _fit_all(
     }
     at_bound = [n for k in fits for n in models[k].bound_names(fits[k].theta, names[k])]
     intervals = _intervals(models, fits, y, ok, span)
+    ratio = params["tau_slow"] / params["tau_fast"]
+    for name in at_bound:  # a limit, not a measurement: no estimate beside that statement
+        params[name], intervals[name] = math.nan, None
+        reasons[name] = "at the edge of its search range: a limit, not a measurement"
+    if {"tau_fast", "tau_slow"} & set(at_bound):
+        ratio, intervals["ratio"] = math.nan, None
+        reasons["ratio"] = (
+            f"{' and '.join(n for n in at_bound if n.startswith('tau'))} at the edge of the "
+            "search range: the ratio is not measured"
+        )
     n_obs = {k: int(ok[k].sum()) for k in ok}
     values = {
         "params": {k: as_float(v) for k, v in params.items()},
         "intervals": {k: v for k, v in intervals.items() if k != "ratio"},
         "tau_fast": as_float(params["tau_fast"]),
         "tau_slow": as_float(params["tau_slow"]),
-        "ratio": as_float(params["tau_slow"] / params["tau_fast"]),
+        "ratio": as_float(ratio),
         "ratio_ci": intervals["ratio"],
         "at_bound": tuple(at_bound),
         "r2_fast": as_float(r_squared(y["fast"], fits["fast"].fitted)),
         "r2_slow": as_float(r_squared(y["slow"], fits["slow"].fitted)),
         "delta_aic": _compare(models, fits, y, ok, n_obs),
     }
-    if at_bound:
-        reasons["at_bound"] = f"{', '.join(at_bound)} at the edge of the search range"
     return values, {"compression": fits["fast"].fitted, "alpha": fits["slow"].fitted}
 
 

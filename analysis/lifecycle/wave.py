@@ -71,6 +71,7 @@ class WaveSummary:
     speed: float | None = None  # layers per 1k steps
     speed_ci: tuple[float, float] | None = None
     end_gradient: float | None = None  # G averaged over the final window
+    early_gradient: float | None = None  # G averaged before it (a seed group's statistic)
     reversal_p: float | None = None  # intersection–union p (max of the two parts)
     has_reversal: bool | None = None
     reversal_step: float | None = None
@@ -272,8 +273,13 @@ def _reversal(
         return {}
     rho = max(float(noise.layer_corr), 0.0)
     test = reversal.reversal_test(c, rho, depth_sd(noise), tail)
-    out = {"end_gradient": as_float(test.end_gradient), "reversal_p": as_float(test.p)}
     g = reversal.band_gradient(c)
+    n_end = reversal.end_window(n_steps, tail)
+    out = {
+        "end_gradient": as_float(test.end_gradient),
+        "early_gradient": as_float(g[: n_steps - n_end].mean()),
+        "reversal_p": as_float(test.p),
+    }
     before = -test.end_sign * g[: n_steps - reversal.end_window(n_steps, tail)]
     i = int(before.argmax())
     out["peak_step"], out["peak_value"] = float(steps[i]), float(g[i])

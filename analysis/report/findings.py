@@ -2,7 +2,11 @@
 
 Built from a report's summary (plain JSON), so it reads the same numbers summary.json keeps.
 A verdict is "supported", "not supported" or "cannot be tested here" (the run cannot answer:
-too few layers, snapshots or compressing layers; the reason is given).
+too few layers, snapshots or compressing layers, or noise it cannot measure; the reason is
+given). Every finding says what it rests on (`basis`): one run's within-run noise — then its
+caveats name what the test assumed about that noise, e.g. the estimated correlation of adjacent
+layers — or a test across seeds (`analysis.lifecycle.seeds`). An estimate is never shown
+beside a refusal of it: a summary leaves a refused quantity null with its reason.
 """
 
 from __future__ import annotations
@@ -14,16 +18,38 @@ from typing import Any
 from analysis.formatting import fmt
 
 SUPPORTED, NOT_SUPPORTED, UNTESTABLE = "supported", "not supported", "cannot be tested here"
+ONE_RUN = "one run: within-run noise only"
+WITHIN_RUN = "rests on this run's own noise"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Finding:
-    """A claim and what this run says about it."""
+    """A claim, what the data say about it, and what that rests on."""
 
     claim: str
     verdict: str
     estimate: str
     caveats: tuple[str, ...] = ()
+    basis: str = ONE_RUN
+
+
+def _assumes(finding: Finding, assumption: str | None) -> Finding:
+    """Add the within-run assumption to a finding that was decided (not to a refusal)."""
+    if finding.verdict == UNTESTABLE or assumption is None:
+        return finding
+    return dataclasses.replace(
+        finding, caveats=(*finding.caveats, f"{WITHIN_RUN}: assumes {assumption}")
+    )
+
+
+def _layer_corr(value: Any) -> str | None:
+    """'the estimated correlation of adjacent layers' noise of 0.42' (None if not measured)."""
+    if isinstance(value, dict):
+        parts = [f"{k} {fmt(v, 2)}" for k, v in value.items() if v is not None]
+        return f"the estimated correlations of adjacent layers' noise ({', '.join(parts)})"
+    if value is None:
+        return None
+    return f"the estimated correlation of adjacent layers' noise of {fmt(value, 2)}"
 
 
 def _verdict(value: bool | None) -> str:
@@ -93,63 +119,82 @@ def run_findings(summary: dict[str, Any]) -> list[Finding]:
     has_wave = wave.get("has_wave")
     early_to_late = None if has_wave is None else has_wave and direction == "early_to_late"
     ratio_ci = fit.get("ratio_ci")
-    two = None if fit.get("ratio") is None else bool(ratio_ci and ratio_ci[0] > 1)
+    two = None if fit.get("ratio") is None or not ratio_ci else bool(ratio_ci[0] > 1)
     aic = (fit.get("delta_aic") or {}).get("one_timescale")
     wave_finding = _claim(
         "Compression travels from early to late layers (wave)",
         {**wave, "early_to_late": early_to_late},
         "early_to_late",
-        f"speed {_ci(wave.get('speed'), wave.get('speed_ci'), ' layers/1k steps')}; exact "
-        f"Spearman p = {fmt(wave.get('spearman_p'), 2)}",
+        f"speed {_ci(wave.get('speed'), wave.get('speed_ci'), ' layers/1k steps')}; "
+        f"p = {fmt(wave.get('wave_p'), 2)} (onset slope over layers)",
         "has_wave",
-        "speed_ci",
+        "speed",
     )
     if direction == "late_to_early":
         wave_finding = dataclasses.replace(
             wave_finding, caveats=(*wave_finding.caveats, "the wave runs late to early")
         )
+    layers = _layer_corr(wave.get("layer_corr"))
     return [
-        wave_finding,
-        _claim(
-            "The early–late gradient G(t) reverses",
-            wave,
-            "has_reversal",
-            f"reversal at step {_ci(wave.get('reversal_step'), wave.get('reversal_step_ci'))}; "
-            f"p = {fmt(wave.get('reversal_p'), 2)}",
-            "reversal_step_ci",
+        _assumes(wave_finding, layers),
+        _assumes(
+            _claim(
+                "The early–late gradient G(t) reverses",
+                wave,
+                "has_reversal",
+                f"reversal at step "
+                f"{_ci(wave.get('reversal_step'), wave.get('reversal_step_ci'))}; "
+                f"p = {fmt(wave.get('reversal_p'), 2)}",
+                "reversal_step",
+            ),
+            layers,
         ),
-        _claim(
-            "α forms an inverted U over depth",
-            prof,
-            "is_inverted_u",
-            f"vertex {_ci(prof.get('vertex'), prof.get('vertex_ci'))}, curvature "
-            f"{_ci(prof.get('curvature'), prof.get('curvature_ci'))}; two-lines p = "
-            f"{fmt(prof.get('inverted_u_p'), 2)}",
-            "vertex_ci",
-            "coef",
+        _assumes(
+            _claim(
+                "α forms an inverted U over depth",
+                prof,
+                "is_inverted_u",
+                f"vertex {_ci(prof.get('vertex'), prof.get('vertex_ci'))}, curvature "
+                f"{_ci(prof.get('curvature'), prof.get('curvature_ci'))}; two-lines p = "
+                f"{fmt(prof.get('inverted_u_p'), 2)}",
+                "vertex",
+                "coef",
+            ),
+            _layer_corr(prof.get("layer_corr")),
         ),
-        _claim(
-            "The α depth profile persists (stopped moving over the final third)",
-            prof,
-            "is_persistent",
-            f"shape change over the final third {fmt(prof.get('drift'), 2)} of the profile; "
-            f"Δα = {fmt(prof.get('delta_alpha'), 3)}",
-            "settle_step",
+        _assumes(
+            _claim(
+                "The α depth profile persists (stopped moving over the final third)",
+                prof,
+                "is_persistent",
+                f"shape change over the final third {fmt(prof.get('drift'), 2)} of the profile "
+                f"(95% upper bound {fmt(prof.get('drift_upper'), 2)}, tolerance "
+                f"{fmt(prof.get('tolerance'), 2)}); Δα = {fmt(prof.get('delta_alpha'), 3)}",
+                "settle_step",
+            ),
+            "noise AR(1) in time (its coefficient measured over the whole run)",
         ),
-        _claim(
-            "Q/K carry the depth dependence, V/O compress uniformly",
-            asym,
-            "asymmetric",
-            f"ln-onset slope Q/K {_ci(asym.get('qk_slope'), asym.get('qk_slope_ci'))}, "
-            f"V/O {_ci(asym.get('vo_slope'), asym.get('vo_slope_ci90'))} (90%)",
+        _assumes(
+            _claim(
+                "Q/K carry the depth dependence, V/O compress uniformly",
+                asym,
+                "asymmetric",
+                f"ln-onset slope Q/K {_ci(asym.get('qk_slope'), asym.get('qk_slope_ci'))}, "
+                f"V/O {_ci(asym.get('vo_slope'), asym.get('vo_slope_ci90'))} (90%)",
+            ),
+            _layer_corr(asym.get("layer_corr") or None),
         ),
-        _claim(
-            "Two timescales: α settles slower than compression",
-            {**fit, "two_timescales": two},
-            "two_timescales",
-            f"τ_slow/τ_fast {_ci(fit.get('ratio'), ratio_ci)}; ΔAIC vs one timescale {fmt(aic, 3)}",
-            "fit",
-            "at_bound",
+        _assumes(
+            _claim(
+                "Two timescales: α settles slower than compression",
+                {**fit, "two_timescales": two},
+                "two_timescales",
+                f"τ_slow/τ_fast {_ci(fit.get('ratio'), ratio_ci)}; "
+                f"ΔAIC vs one timescale {fmt(aic, 3)}",
+                "fit",
+                "ratio",
+            ),
+            "residuals AR(1) in time and across layers",
         ),
     ]
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from analysis import Run, RunError, alpha_profile
+from analysis.lifecycle import persistence
 from analysis.lifecycle.quadratic import smooth_range
 from tests.analysis import planted
 
@@ -117,3 +118,14 @@ def test_shallow_runs_give_reasons(tiny_run: Path) -> None:
     assert "4 layers cannot show an inverted U" in prof.reasons["is_inverted_u"]
     d = prof.to_dict()
     assert d["is_inverted_u"] is None and "is_inverted_u" in d["reasons"]
+
+
+def test_settle_step_is_the_first_snapshot_from_which_the_shape_stays_within_tolerance() -> None:
+    """Off by one snapshot either way is wrong: the last snapshot above the tolerance is not
+    settled, the one after it is."""
+    steps = np.arange(0, 700, 100)
+    dist = np.array([0.9, 0.5, 0.3, 0.1, 0.25, 0.15, 0.05])
+    assert persistence.settle_step(steps, dist, 0.2) == 500  # 0.25 at 400 is above
+    assert persistence.settle_step(steps, dist, 0.3) == 200  # ≤ 0.3 from 200 on
+    assert persistence.settle_step(steps, np.full(7, 0.1), 0.2) == 0  # settled throughout
+    assert persistence.settle_step(steps, dist, 0.01) is None  # above at the end

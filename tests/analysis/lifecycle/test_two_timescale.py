@@ -41,7 +41,8 @@ def test_a_parameter_at_its_bound_is_flagged() -> None:
     steps = np.arange(0, 2001, 50)
     frame = planted.null_frame(n_layers=6, steps=steps)
     fit = fit_two_timescale(Run.from_frame(frame))
-    assert "delay" in fit.at_bound and "delay" in fit.reasons["at_bound"]
+    assert "delay" in fit.at_bound and "edge of its search range" in fit.reasons["delay"]
+    assert fit.params["delay"] is None and fit.intervals["delay"] is None  # not beside it
     assert fit.delta_aic["no_depth"] < 10  # depth terms add nothing here
 
 
