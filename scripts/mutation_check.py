@@ -437,6 +437,26 @@ MUTATIONS: tuple[Mutation, ...] = (
         "held = np.ones((n, n), dtype=bool)",
         (f"{A_INV}::test_scaling_error_is_leave_one_out",),
     ),
+    Mutation(
+        "two-timescale-verdict-upper-end",
+        "analysis: a ratio above 1 needs its interval's lower end above 1",
+        "analysis/report/findings.py",
+        "bool(ratio_ci[0] > 1)",
+        "bool(ratio_ci[1] > 1)",
+        (
+            "tests/analysis/report/test_findings.py::test_each_verdict_reads_the_end_of_its_interval_that_decides_it",
+        ),
+    ),
+    Mutation(
+        "settle-step-off-by-one",
+        "analysis: a profile settles at the snapshot after the last one above the tolerance",
+        "analysis/lifecycle/persistence.py",
+        "int(last[-1]) + 1 if len(last) else 0",
+        "int(last[-1]) if len(last) else 0",
+        (
+            "tests/analysis/lifecycle/test_profile.py::test_settle_step_is_the_first_snapshot_from_which_the_shape_stays_within_tolerance",
+        ),
+    ),
 )
 
 
