@@ -141,7 +141,7 @@ def alpha_profiles(profile: ProfileResult, n_curves: int = 6) -> Figure:
             lw=1,
             label=f"quadratic fit, step {profile.step}",
         )
-        if profile.is_inverted_u:
+        if profile.is_inverted_u and profile.vertex is not None:
             ax.axvline(profile.vertex, color="k", lw=0.6, ls=":", label="vertex")
     name = ALPHA_NAMES.get(profile.metric, profile.metric)
     ax.set(xlabel="relative depth l / (L − 1)", ylabel=name, title=f"{name} vs depth")
