@@ -45,4 +45,4 @@ def two_timescale_coverage(
         for name, truth in (("tau_fast", TAU_FAST), ("tau_slow", TAU_SLOW)):
             ci = fit.intervals.get(name)
             hits[name] += bool(ci is not None and ci[0] <= truth <= ci[1])
-    return {name: Rate(h, n) for name, h in hits.items()}
+    return {name: Rate(hits=h, n=n) for name, h in hits.items()}

@@ -51,7 +51,7 @@ def inverted_u_rate(
     """is_inverted_u: false positives for α rising to its peak at x = vertex ≥ 1 (the hardest
     null: slope 0 at the last layer), power under a planted U inside."""
     if layers < MIN_U_LAYERS:
-        return Rate(0, n, refused=True)
+        return Rate(hits=0, n=n, refused=True)
     fit, decided, _ = profile_fits(layers, n, seed, noise, profile)
     return count(fit.p_inverted_u < ALPHA, decided)
 

@@ -41,7 +41,7 @@ WEAK_WAVE = Wave(delay=100.0, a1=0.0)  # a wave 100 steps from the first to the 
 NOISE = Noise()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Rate:
     """`hits` of `n` decided runs; `declined` runs the analysis refused (noise it could not
     estimate); `refused`: the decision is not made at this depth at all."""
@@ -80,7 +80,7 @@ def count(
     hits = np.asarray(hits, bool)
     decided = np.ones(hits.shape, bool) if decided is None else np.asarray(decided, bool)
     among = decided if among is None else decided & np.asarray(among, bool)
-    return Rate(int((hits & among).sum()), int(among.sum()), declined=int((~decided).sum()))
+    return Rate(hits=int((hits & among).sum()), n=int(among.sum()), declined=int((~decided).sum()))
 
 
 def simulate_compression(
@@ -107,7 +107,7 @@ def wave_rate(layers: int, n: int, seed: int = 0, noise: Noise = NOISE, wave: Wa
     """has_wave: false positives under `NULL_WAVE` (every layer compresses at once), power
     under a planted wave."""
     if layers < MIN_WAVE_LAYERS:
-        return Rate(0, n, refused=True)
+        return Rate(hits=0, n=n, refused=True)
     test, decided = _wave_fits(layers, n, seed, noise, wave)
     return count(test.p < ALPHA, decided)
 
@@ -116,7 +116,7 @@ def wave_speed_coverage(layers: int, n: int, seed: int = 0, noise: Noise = NOISE
     """The 95% GLS interval of the onset slope covers the slope of the noise-free onsets
     (those differ from the planted delay / (L − 1) only by the probe grid's interpolation)."""
     if layers < MIN_WAVE_LAYERS:
-        return Rate(0, n, refused=True)
+        return Rate(hits=0, n=n, refused=True)
     wave = Wave()
     test, decided = _wave_fits(layers, n, seed, noise, wave)
     lo, hi = test.interval()
@@ -135,7 +135,7 @@ def reversal_rate(
     """has_reversal: false positives under a wave whose layers all end alike (or no wave),
     power under a wave that reverses (`Wave()`)."""
     if reversal.min_reversal_p(layers) >= ALPHA:
-        return Rate(0, n, refused=True)
+        return Rate(hits=0, n=n, refused=True)
     c, raw = simulate_compression(np.random.default_rng(seed), n, layers, wave, noise)
     est = rank_noise(raw)
     test = reversal.reversal_test(c, est.layer_corr, depth_sd(est))
@@ -147,7 +147,7 @@ def reversal_step_coverage(layers: int, n: int, seed: int = 0, noise: Noise = NO
     runs where it is bounded (the report shows it only beside a supported reversal; at 8
     layers the planted reversal is rarely supported, so the interval is measured on its own)."""
     if reversal.min_reversal_p(layers) >= ALPHA:
-        return Rate(0, n, refused=True)
+        return Rate(hits=0, n=n, refused=True)
     wave = Wave()
     c, raw = simulate_compression(np.random.default_rng(seed), n, layers, wave, noise)
     est = rank_noise(raw)
@@ -179,7 +179,7 @@ def asymmetry_rate(
     """`asymmetric` when Q/K compress as `qk` and V/O as `vo` (default: like Q/K). False
     positives: neither depends on depth, or both do; power: a Q/K wave over uniform V/O."""
     if layers < MIN_LAYERS:
-        return Rate(0, n, refused=True)
+        return Rate(hits=0, n=n, refused=True)
     rng = np.random.default_rng(seed)
     c_qk, raw_qk = simulate_compression(rng, n, layers, qk, noise)
     c_vo, raw_vo = simulate_compression(rng, n, layers, qk if vo is None else vo, noise)

@@ -83,7 +83,7 @@ class AsymmetryCurves:
 AsymmetryResult = Analysis[AsymmetrySummary, AsymmetryCurves]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TimingTest:
     """Batched slopes of ln onset on depth for two groups and their paired difference."""
 

@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -41,6 +42,7 @@ from analysis.stats.noise import NoiseEstimate, estimate_noise
 class ProfileSummary:
     """The α depth profile: quadratic fit, inverted U, Δα and persistence."""
 
+    title: ClassVar[str] = "α depth profile (α metric and last step of the window below)"
     metric: str
     kinds: tuple[str, ...]
     step: int | None  # last snapshot of the window
@@ -67,9 +69,6 @@ class ProfileSummary:
     low_quality_fits: int = 0
     fits: int = 0
     reasons: dict[str, str] = field(default_factory=dict)
-
-    def title(self) -> str:
-        return f"α depth profile ({self.metric}) at step {self.step}"
 
 
 @dataclass(frozen=True, kw_only=True)

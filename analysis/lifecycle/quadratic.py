@@ -35,7 +35,7 @@ MIN_FIT_LAYERS = 4  # one residual degree of freedom
 MIN_U_LAYERS = 5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class QuadraticFit:
     """Batched quadratic fits over layers; every field `[...]` (coef `[..., 3]`)."""
 
@@ -106,7 +106,12 @@ def fit_quadratic(
         p_right = t_pvalue(-right / right_se, dof, sides=1)
         vertex = -c[..., 1] / (2 * c[..., 2])
     lo, hi = fieller(
-        -c[..., 1], 2 * c[..., 2], cov[..., 1, 1], 4 * cov[..., 2, 2], -2 * cov[..., 1, 2], dof
+        -c[..., 1],
+        2 * c[..., 2],
+        var_num=cov[..., 1, 1],
+        var_den=4 * cov[..., 2, 2],
+        cov=-2 * cov[..., 1, 2],
+        dof=dof,
     )
     shrink = np.clip(1 - 1 / np.where(np.isfinite(f_stat), f_stat, np.inf), 0, None)
     shrink = np.where(np.isnan(f_stat), np.nan, shrink)

@@ -41,7 +41,7 @@ from analysis.stats.noise import estimate_noise
 CHUNK = 64  # data sets per block of the batched permutation test (bounds memory)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ReversalTest:
     """Batched results: p-values `[...]`, the sign of G at the end, G averaged over the end."""
 
@@ -97,7 +97,7 @@ def reversal_test(
         out[2, block] = sign[:, 0]
         out[3, block] = end[:, 0]
     p_end, p_opp, sign, end = (row.reshape(lead) for row in out)
-    return ReversalTest(p_end, p_opp, sign, end)
+    return ReversalTest(p_end=p_end, p_opposite=p_opp, end_sign=sign, end_gradient=end)
 
 
 def _pvalue(stat: np.ndarray) -> np.ndarray:
@@ -194,7 +194,8 @@ def crossing(
     var, phi = noise
     level, slope = (a + b) / 2, (b - a) / width
     var_level = var * (1 + phi) / 2 + baseline_var
-    lo, hi = fieller(-level, slope, var_level, 2 * var * (1 - phi) / width**2, 0.0, n_steps)
+    var_slope = 2 * var * (1 - phi) / width**2
+    lo, hi = fieller(-level, slope, var_num=var_level, var_den=var_slope, cov=0.0, dof=n_steps)
     centre = (steps[j] + steps[j - 1]) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
         step = centre - level / slope

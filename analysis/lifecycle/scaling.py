@@ -75,7 +75,7 @@ class ScalingCurves:
 ScalingResult = Analysis[ScalingSummary, ScalingCurves]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LogLogFit:
     """Batched least squares of ln Δα `[..., n]` on ln L `[n]`."""
 
@@ -97,7 +97,9 @@ def loglog_fit(depths: np.ndarray, delta_alpha: np.ndarray) -> LogLogFit:
     design = polynomial_design(np.log(depths), 1)
     fit = wls(design, np.log(delta_alpha), depths * delta_alpha**2)
     lo, hi = t_interval(fit.coef[..., 1], fit.se(1), fit.dof)
-    return LogLogFit(fit.coef[..., 1], fit.coef[..., 0], lo, hi, fit.se(1), fit.dof)
+    return LogLogFit(
+        beta=fit.coef[..., 1], intercept=fit.coef[..., 0], lo=lo, hi=hi, se=fit.se(1), dof=fit.dof
+    )
 
 
 def fit_scaling_law(

@@ -133,7 +133,7 @@ def slow_design(decay: np.ndarray, depth: np.ndarray) -> np.ndarray:
     return np.concatenate([target, start], -1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Fit:
     theta: np.ndarray  # searched parameters (scaled time)
     coef: np.ndarray  # linear parameters
@@ -146,6 +146,7 @@ class _Model:
 
     def __init__(
         self,
+        *,
         solve: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
         basis: Callable[[np.ndarray], np.ndarray],
         lower: np.ndarray,
@@ -220,7 +221,7 @@ class _Model:
             ).x
         coef, fitted = self.solve(theta, y, ok)
         r = (fitted - y)[ok]
-        return _Fit(theta, coef, fitted, float(r @ r))
+        return _Fit(theta=theta, coef=coef, fitted=fitted, ssr=float(r @ r))
 
     def bound_names(self, theta: np.ndarray, names: tuple[str, ...]) -> list[str]:
         span = self.upper - self.lower
@@ -250,7 +251,13 @@ def _ar1_layers(design: np.ndarray, rho_l: float) -> np.ndarray:
 def _dense_model(basis: Callable[[np.ndarray], np.ndarray], bounds: list[np.ndarray]) -> _Model:
     """A model whose solution is a dense basis; `bounds` per searched parameter (grid ends)."""
     lower, upper = np.array([b[0] for b in bounds]), np.array([b[-1] for b in bounds])
-    return _Model(lambda th, y, ok: solve_dense(basis(th), y, ok), basis, lower, upper, bounds)
+    return _Model(
+        solve=lambda th, y, ok: solve_dense(basis(th), y, ok),
+        basis=basis,
+        lower=lower,
+        upper=upper,
+        grid=bounds,
+    )
 
 
 def _slow_model(s: np.ndarray, depth: np.ndarray, log_tau: np.ndarray) -> _Model:
@@ -260,11 +267,11 @@ def _slow_model(s: np.ndarray, depth: np.ndarray, log_tau: np.ndarray) -> _Model
         return np.exp(-s / math.exp(th[0]))
 
     return _Model(
-        lambda th, y, ok: solve_slow(decay(th), depth, y, ok),
-        lambda th: slow_design(decay(th), depth),
-        log_tau[:1],
-        log_tau[-1:],
-        [log_tau],
+        solve=lambda th, y, ok: solve_slow(decay(th), depth, y, ok),
+        basis=lambda th: slow_design(decay(th), depth),
+        lower=log_tau[:1],
+        upper=log_tau[-1:],
+        grid=[log_tau],
     )
 
 

@@ -141,7 +141,7 @@ def rank_noise(raw: np.ndarray) -> NoiseEstimate:
         return estimate_noise(np.log(np.clip(1 - raw, 1e-9, None)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WaveTest:
     """Batched GLS fit of onset on layer index: slope `[...]`, its SE, dof and p-value."""
 
@@ -172,7 +172,7 @@ def wave_test(
     slope, se = fit.coef[..., 1], fit.se(1)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = t_pvalue(slope / se, fit.dof)
-    return WaveTest(slope, se, fit.dof, p)
+    return WaveTest(slope=slope, se=se, dof=fit.dof, p=p)
 
 
 def compression_wave(

@@ -61,4 +61,4 @@ def gls(
     ssr = (resid**2).sum(-1)
     dof = n - p
     s2 = ssr / dof if dof > 0 else np.full_like(ssr, np.nan)
-    return OLSFit(coef, s2[..., None, None] * gram_inv, ssr, dof)
+    return OLSFit(coef=coef, cov=s2[..., None, None] * gram_inv, ssr=ssr, dof=dof)

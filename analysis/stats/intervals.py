@@ -55,6 +55,7 @@ def t_pvalue(t: np.ndarray, dof: float, sides: int = 2) -> np.ndarray:
 def fieller(
     num: np.ndarray,
     den: np.ndarray,
+    *,
     var_num: np.ndarray,
     var_den: np.ndarray,
     cov: np.ndarray,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OLSFit:
     """Least-squares fit of `y[..., n]` on one design `[n, p]`: coefficients and covariance."""
 
@@ -38,7 +38,7 @@ def ols(design: np.ndarray, y: np.ndarray) -> OLSFit:
     ssr = (resid**2).sum(-1)
     dof = n - p
     s2 = ssr / dof if dof > 0 else np.full_like(ssr, np.nan)
-    return OLSFit(coef, s2[..., None, None] * gram_inv, ssr, dof)
+    return OLSFit(coef=coef, cov=s2[..., None, None] * gram_inv, ssr=ssr, dof=dof)
 
 
 def wls(design: np.ndarray, y: np.ndarray, weights: np.ndarray) -> OLSFit:
@@ -53,7 +53,7 @@ def wls(design: np.ndarray, y: np.ndarray, weights: np.ndarray) -> OLSFit:
     ssr = (w * resid**2).sum(-1)
     dof = n - p
     s2 = ssr / dof if dof > 0 else np.full_like(ssr, np.nan)
-    return OLSFit(coef, s2[..., None, None] * gram_inv, ssr, dof)
+    return OLSFit(coef=coef, cov=s2[..., None, None] * gram_inv, ssr=ssr, dof=dof)
 
 
 def polynomial_design(x: np.ndarray, degree: int) -> np.ndarray:

@@ -12,8 +12,8 @@ with 1% multiplicative noise on the stable rank and N(0, ALPHA_NOISE) noise on �
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -94,7 +94,8 @@ def scaling_frame(n_layers: int, delta_alpha: float, steps: np.ndarray) -> pd.Da
     return simulate.frame(steps, {"q": stable, "v": stable}, {"q": alpha, "v": alpha})
 
 
-class Sweep(NamedTuple):
+@dataclass(frozen=True, kw_only=True)
+class Sweep:
     """Runs of several depths with a planted scaling law Δα = c·L^β·exp(noise)."""
 
     paths: list[Path]
@@ -118,4 +119,4 @@ def write_sweep(
     for depth, delta in zip(depths, deltas, strict=True):
         frame = scaling_frame(depth, float(delta), np.array([0, 500, 1000]))
         paths.append(write_run(frame, root / f"L{depth}", n_layers=depth, losses=False))
-    return Sweep(paths, depths, deltas, beta, c)
+    return Sweep(paths=paths, depths=depths, delta_alpha=deltas, beta=beta, c=c)

@@ -64,9 +64,9 @@ def test_exact_spearman_is_calibrated_beyond_enumeration() -> None:
 
 def test_fieller_interval_of_a_ratio() -> None:
     # Significant denominator: bounded, contains the ratio; insignificant: no interval.
-    lo, hi = fieller(np.array(2.0), np.array(4.0), 0.01, 0.01, 0.0, 1000)
+    lo, hi = fieller(np.array(2.0), np.array(4.0), var_num=0.01, var_den=0.01, cov=0.0, dof=1000)
     assert lo < 0.5 < hi and hi - lo < 0.2
-    lo, hi = fieller(np.array(2.0), np.array(0.1), 0.01, 0.01, 0.0, 1000)
+    lo, hi = fieller(np.array(2.0), np.array(0.1), var_num=0.01, var_den=0.01, cov=0.0, dof=1000)
     assert np.isnan(lo) and np.isnan(hi)
 
 
