@@ -12,7 +12,7 @@ Layout of `RUN/spectra/`:
 
 Orbax writes each entry to a temporary directory and renames it when complete, so a reader
 never sees a half-written entry: it lists finalised step directories only (unfinished ones are
-skipped with a warning), takes index records only for those steps (the last record of a step
+skipped: expected while a run writes, so only logged at debug level), takes index records only for those steps (the last record of a step
 wins; a torn trailing record is ignored) and restores any step missing from the index from
 Orbax. A store whose index is lost still loads, just slower.
 """
@@ -20,9 +20,9 @@ Orbax. A store whose index is lost still loads, just slower.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ import orbax.checkpoint as ocp
 import pandas as pd
 
 from spectral_jax.paths import user_path
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 Entry = dict[str, dict]
@@ -242,7 +244,9 @@ class SpectraStore:
         self._cache: dict[int, np.ndarray] | None = None
 
     def steps(self) -> list[int]:
-        """Finalised steps, ascending; unfinished Orbax entries are skipped with a warning."""
+        """Finalised steps, ascending. Unfinished Orbax entries are skipped: a reader of a
+        live run sees the one being written now and then, which is expected, not a problem
+        worth a warning (logged at debug level)."""
         steps_dir = self.path / "steps"
         if not steps_dir.is_dir():
             return []
@@ -253,9 +257,8 @@ class SpectraStore:
             elif "orbax-checkpoint-tmp" in child.name:
                 unfinished.append(child.name.split(".")[0])
         if unfinished:
-            warnings.warn(
-                f"{steps_dir}: skipping unfinished entries for steps {', '.join(unfinished)}",
-                stacklevel=2,
+            log.debug(
+                "%s: skipping unfinished entries for steps %s", steps_dir, ", ".join(unfinished)
             )
         return sorted(done)
 
