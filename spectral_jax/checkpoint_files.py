@@ -15,6 +15,7 @@ Nothing else is ever unpickled. A hub name (`gpt2`, `EleutherAI/pythia-160m`) is
 from __future__ import annotations
 
 import json
+import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ PICKLE, PICKLE_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"
 _SAFETENSORS_FILES = [SAFETENSORS, SAFETENSORS_INDEX, "model-*.safetensors"]
 _PICKLE_FILES = [PICKLE, PICKLE_INDEX, "pytorch_model-*.bin"]
 _HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_UNSUPPORTED = re.compile(r"Unsupported global: GLOBAL (\S+)")  # torch's name for the refusal
 
 
 class PretrainedError(ValueError):
@@ -72,7 +74,7 @@ def _download(name: str, revision: str | None) -> Path:
         if not (path / SAFETENSORS).is_file() and not (path / SAFETENSORS_INDEX).is_file():
             path = Path(snapshot_download(name, revision=revision, allow_patterns=_patterns(False)))
     except Exception as err:  # offline, unknown repo or revision, gated, ...
-        reason = " ".join(str(err).split()).split(". ")[0][:160]
+        reason = " ".join(str(err).split())  # whole (its advice is often in a later sentence)
         raise PretrainedError(
             f"no local directory '{name}', and cannot fetch {at} from the Hugging Face hub "
             f"({type(err).__name__}: {reason}); put its {CONFIG} and {SAFETENSORS} (or "
@@ -210,8 +212,17 @@ class TensorFile:
         for path in files:
             try:
                 state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except pickle.UnpicklingError as err:  # objects beyond tensors: possibly code
+                found = _UNSUPPORTED.search(str(err))
+                what = found.group(1) if found else "objects"
+                raise PretrainedError(
+                    f"{path} is not a loadable state dict: it holds {what} besides tensors and "
+                    "plain containers, and a pickle is only ever read as data "
+                    "(torch.load(weights_only=True)); convert it to safetensors where you trust it"
+                ) from None
             except Exception as err:
-                raise PretrainedError(f"{path} is not a loadable state dict ({err})") from None
+                reason = " ".join(str(err).split())
+                raise PretrainedError(f"{path} is not a loadable state dict ({reason})") from None
             if not isinstance(state, dict):
                 raise PretrainedError(f"{path} holds a {type(state).__name__}, not a state dict")
             for name, tensor in state.items():

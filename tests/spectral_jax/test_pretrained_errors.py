@@ -201,6 +201,33 @@ def test_hub_name_offline_says_where_to_put_files(
     assert "put its config.json and model.safetensors" in message
 
 
+def test_hub_errors_are_quoted_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub's own message, all of it on the one line: it was cut at 160 characters or the
+    first '. ', mid-word, and its advice (e.g. how to go online) is often its last sentence."""
+    hub = pytest.importorskip("huggingface_hub")
+    constants = pytest.importorskip("huggingface_hub.constants")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(Exception) as real:  # what the hub itself says, offline
+        hub.snapshot_download("EleutherAI/pythia-70m", revision="step3000")
+    message = refused("EleutherAI/pythia-70m", "cannot fetch", revision="step3000")
+    assert " ".join(str(real.value).split()) in message
+
+    long = (
+        "401 Client Error. Repository Not Found for url: https://huggingface.co/api/models/"
+        "acme/private-model/revision/main.\nPlease make sure you specified the correct "
+        "`repo_id` and `repo_type`.\nIf you are trying to access a private or gated repo, "
+        "make sure you are authenticated (hf auth login)."
+    )
+
+    def failing(*args: object, **kwargs: object) -> str:
+        raise RuntimeError(long)
+
+    monkeypatch.setattr(hub, "snapshot_download", failing)
+    message = refused("acme/private-model", "cannot fetch acme/private-model")
+    assert f"(RuntimeError: {' '.join(long.split())})" in message
+
+
 def test_hub_name_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A hub name resolves through huggingface_hub's cache (here pre-filled, offline)."""
     constants = pytest.importorskip("huggingface_hub.constants")
