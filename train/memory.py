@@ -10,10 +10,13 @@ configs by `bench/memory.py`. Four parts, per device:
   without FSDP: the stored copy is already whole);
 - **activations**: an estimate of what the backward pass keeps for one micro-batch, per layer
   and token: the block's input and two norm outputs (3·d), q, k, v and the attention output
-  (4·inner), the attention scores and probabilities (2·heads·T), the MLP's hidden values before
-  and after the activation (2·d_ff, 3·d_ff for SwiGLU), in the compute dtype; plus the float32
-  logits, their softmax and gradient (3·vocab per token). Real programs differ by XLA's fusion
-  and rematerialisation choices: read it as the order of magnitude;
+  (4·inner), the MLP's hidden values before and after the activation (2·d_ff, 3·d_ff for
+  SwiGLU), in the compute dtype (`model.dtype`); the attention scores (heads·T, float32) and
+  probabilities (heads·T, compute dtype); plus the float32 logits, their softmax and gradient
+  (3·vocab per token). Each term takes the dtype the model computes it in
+  (`spectral_jax/model.py`: scores and logits are float32 whatever `model.dtype`). Real
+  programs differ by XLA's fusion and rematerialisation choices: read it as the order of
+  magnitude;
 - the **total** of the three.
 """
 
@@ -28,6 +31,8 @@ import jax.numpy as jnp
 
 from spectral_jax.model_config import ModelConfig
 from train.sharding import bytes_per_device
+
+FLOAT32_BYTES = jnp.dtype(jnp.float32).itemsize  # attention scores and logits, in any dtype
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,11 +66,12 @@ def activation_bytes(model_cfg: ModelConfig, sequences: int, seq_len: int) -> in
     """Estimated bytes the backward pass keeps for `sequences` × `seq_len` tokens."""
     inner = model_cfg.n_heads * model_cfg.head_dim
     mlp = (3 if model_cfg.mlp == "swiglu" else 2) * model_cfg.d_ff
-    per_token_layer = 3 * model_cfg.d_model + 4 * inner + 2 * model_cfg.n_heads * seq_len + mlp
     itemsize = jnp.dtype(model_cfg.dtype).itemsize
+    attention = model_cfg.n_heads * seq_len * (FLOAT32_BYTES + itemsize)  # scores, probabilities
+    per_token_layer = (3 * model_cfg.d_model + 4 * inner + mlp) * itemsize + attention
     tokens = sequences * seq_len
-    blocks = tokens * model_cfg.n_layers * per_token_layer * itemsize
-    logits = tokens * 3 * model_cfg.vocab_size * 4
+    blocks = tokens * model_cfg.n_layers * per_token_layer
+    logits = tokens * 3 * model_cfg.vocab_size * FLOAT32_BYTES
     return blocks + logits
 
 
