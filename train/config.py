@@ -38,7 +38,28 @@ class DataConfig(_Section):
     tokenizer: Literal["bpe", "byte"] = "bpe"  # text corpora; the vocab size is model.vocab_size
     val_fraction: float = Field(0.05, gt=0.0, lt=0.5)
     cache_dir: str | None = None  # where trained tokenizers and token arrays are cached
-    synthetic_tokens: int = 200_000  # synthetic corpus length
+    synthetic_tokens: int = Field(200_000, gt=0)  # synthetic corpus length
+
+    @model_validator(mode="after")
+    def _check_paths(self) -> DataConfig:
+        """A path the corpus would not read is a mistake (the run would silently train on
+        something else), and a corpus that reads files needs one."""
+        reads_path = self.corpus in ("text", "tokens")
+        if self.path is not None and not reads_path:
+            raise ValueError(
+                f"data.path is set but data.corpus={self.corpus} does not read it; set "
+                "data.corpus=text (text files) or data.corpus=tokens (a .bin file), or drop "
+                "data.path"
+            )
+        if self.path is None and reads_path:
+            what = "a file, a directory or a glob" if self.corpus == "text" else "a .bin file"
+            raise ValueError(f"data.corpus={self.corpus} needs data.path ({what})")
+        if self.val_path is not None and self.corpus != "tokens":
+            raise ValueError(
+                f"data.val_path is read only by data.corpus=tokens (data.corpus is "
+                f"{self.corpus}); drop it (text corpora split each document)"
+            )
+        return self
 
 
 class OptimConfig(_Section):
@@ -61,16 +82,16 @@ class OptimConfig(_Section):
 class TrainConfig(_Section):
     """Length of the run and how often it logs, evaluates and checkpoints."""
 
-    steps: int = Field(300, ge=1)
-    batch_size: int = Field(16, ge=1)  # global batch, in sequences
+    steps: int = Field(300, gt=0)
+    batch_size: int = Field(16, gt=0)  # global batch, in sequences
     seq_len: int = Field(128, ge=2)
-    grad_accum: int = Field(1, ge=1)  # micro-batches per step; batch_size must divide evenly
-    log_every: int = Field(10, ge=1)
+    grad_accum: int = Field(1, gt=0)  # micro-batches per step; batch_size must divide evenly
+    log_every: int = Field(10, gt=0)
     eval_every: int = Field(100, ge=0)  # 0 disables validation
-    eval_batches: int = Field(4, ge=1)
+    eval_batches: int = Field(4, gt=0)
     checkpoint_every: int = Field(100, ge=0)  # 0: only the final (and SIGTERM) checkpoint
-    keep_checkpoints: int = Field(3, ge=1)
-    progress: bool = True  # progress bar when stdout is a TTY
+    keep_checkpoints: int = Field(3, gt=0)
+    progress: bool = True  # a bar on a terminal, plain progress lines otherwise
 
     @model_validator(mode="after")
     def _check_accum(self) -> TrainConfig:
@@ -89,7 +110,7 @@ class SpectralConfig(_Section):
     method: Literal["auto", "svd", "gram", "gram64"] = "auto"
     kinds: list[str] | None = None  # null: every kind the model has
     save_sigma: bool = True
-    heatmap_every: int = Field(250, ge=1)  # steps between TensorBoard heatmap images
+    heatmap_every: int = Field(250, gt=0)  # steps between TensorBoard heatmap images
 
     @model_validator(mode="after")
     def _check_kinds(self) -> SpectralConfig:
@@ -214,6 +235,8 @@ def _format_error(err: ValidationError) -> str:
     key = ".".join(str(p) for p in first["loc"])
     if first["type"] == "extra_forbidden":
         return f"unknown config key '{key}'{_closest_hint(key)}"
+    if first["type"] == "value_error":  # a validator's own message, which names its keys
+        return str(first["ctx"]["error"])
     value = first.get("input")
     shown = "" if isinstance(value, dict) else f" (got {value!r})"
     where = f"config key '{key}'" if key else "config"

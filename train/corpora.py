@@ -134,10 +134,32 @@ def _tokenize_files(name: str, files: list[Path], data: DataConfig, vocab_size: 
     return Corpus(train, val, str(tok_path) if tok_path else None)
 
 
-def _load_bin(path: str, dtype: str, vocab_size: int) -> np.ndarray:
+def _token_file(path: str, key: str, dtype: str) -> Path:
     file = Path(path).expanduser()
     if not file.is_file():
-        raise CorpusError(f"token file {file} not found (nanoGPT .bin layout: flat {dtype} ids)")
+        raise CorpusError(
+            f"{key}: token file {file} not found (nanoGPT .bin layout: flat {dtype} ids)"
+        )
+    return file
+
+
+def find_corpus_files(data: DataConfig) -> list[Path]:
+    """The files the configured corpus reads (none for synthetic), or a `CorpusError` naming
+    the key whose path matches nothing. Cheap: the CLI calls it before anything is written."""
+    if data.corpus == "shakespeare":
+        return shakespeare_files()
+    if data.corpus == "text":
+        return text_files(data.path)
+    if data.corpus == "tokens":
+        if not data.path:
+            raise CorpusError("data.corpus=tokens needs data.path (a nanoGPT-style .bin file)")
+        keys = [("data.path", data.path), ("data.val_path", data.val_path)]
+        return [_token_file(path, key, data.token_dtype) for key, path in keys if path]
+    return []
+
+
+def _load_bin(path: str, key: str, dtype: str, vocab_size: int) -> np.ndarray:
+    file = _token_file(path, key, dtype)
     tokens = np.memmap(file, dtype=np.dtype(dtype), mode="r")
     if tokens.size and int(tokens.max()) >= vocab_size:
         raise CorpusError(
@@ -175,9 +197,9 @@ def load_corpus(data: DataConfig, vocab_size: int) -> Corpus:
     if data.corpus == "tokens":
         if not data.path:
             raise CorpusError("data.corpus=tokens needs data.path (a nanoGPT-style .bin file)")
-        train = _load_bin(data.path, data.token_dtype, vocab_size)
+        train = _load_bin(data.path, "data.path", data.token_dtype, vocab_size)
         if data.val_path:
-            val = _load_bin(data.val_path, data.token_dtype, vocab_size)
+            val = _load_bin(data.val_path, "data.val_path", data.token_dtype, vocab_size)
         else:
             cut = int(len(train) * (1.0 - data.val_fraction))
             train, val = train[:cut], train[cut:]

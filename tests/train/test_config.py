@@ -60,6 +60,79 @@ def test_non_positive_sizes_name_the_key(key: str, value: int) -> None:
     assert f"config key '{key}'" in str(info.value)
 
 
+def _int_keys(section: type, prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in section.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            keys.extend(_int_keys(field.annotation, f"{prefix}{name}."))
+        elif field.annotation is int:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+# Integer keys for which 0 means something (documented in docs/configuration.md); every other
+# integer key is a size or a count, which must be positive. A new integer key lands in the
+# size-like test below unless it is listed here with its meaning.
+ZERO_MEANS = {
+    "run.seed": "a seed like any other",
+    "optim.warmup_steps": "no warmup",
+    "train.eval_every": "no validation",
+    "train.checkpoint_every": "only the final checkpoint",
+    "spectral.every": "no probe",
+}
+NEGATIVE_MEANS = {"run.seed": "a seed", "mesh.data": "-1: the rest", "mesh.fsdp": "-1: the rest"}
+SIZE_LIKE = [k for k in _int_keys(Config) if k not in ZERO_MEANS]
+
+
+def test_the_size_like_keys_are_the_expected_ones() -> None:
+    """The list is computed, so a new integer field is covered without editing the test."""
+    assert {"train.log_every", "train.steps", "data.synthetic_tokens", "model.n_layers"} <= set(
+        SIZE_LIKE
+    )
+    assert set(ZERO_MEANS) <= set(_int_keys(Config))
+
+
+@pytest.mark.parametrize("key", SIZE_LIKE)
+@pytest.mark.parametrize("value", [0, -1, -3])
+def test_every_size_like_key_must_be_positive(key: str, value: int) -> None:
+    """0 or a negative count (e.g. train.log_every=0, which the loop divides by) is a config
+    error naming the key, not a crash or a silent misbehaviour later."""
+    if value == -1 and key in NEGATIVE_MEANS:
+        pytest.skip(f"{key}=-1 means {NEGATIVE_MEANS[key]}")
+    with pytest.raises(ConfigError) as info:
+        load_config(None, [f"{key}={value}"])
+    assert key in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("key", [k for k in ZERO_MEANS if k not in NEGATIVE_MEANS])
+def test_keys_where_zero_means_something_accept_zero_and_refuse_negatives(key: str) -> None:
+    load_config(None, [f"{key}=0"])
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(None, [f"{key}=-1"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["data.path=notes.txt"], "data.path is set but data.corpus=shakespeare does not read it"),
+        (["data.corpus=synthetic", "data.path=x.bin"], "data.path is set but data.corpus=synth"),
+        (["data.corpus=text", "data.path=d", "data.val_path=v"], "data.val_path is read only by"),
+        (["data.corpus=text"], "data.corpus=text needs data.path"),
+        (["data.corpus=tokens"], "data.corpus=tokens needs data.path"),
+    ],
+)
+def test_a_data_path_the_corpus_would_not_read_is_a_config_error(
+    overrides: list[str], expected: str
+) -> None:
+    """The default corpus (Shakespeare) used to ignore data.path silently: the run trained on
+    Shakespeare while the user thought it read their files."""
+    with pytest.raises(ConfigError) as info:
+        load_config(None, overrides)
+    assert str(info.value).startswith(expected), str(info.value)
+    assert "\n" not in str(info.value)
+
+
 def _numeric_keys(section: type, prefix: str = "") -> list[str]:
     keys = []
     for name, field in section.model_fields.items():

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from train.config import DataConfig
-from train.corpora import CorpusError, load_corpus, shakespeare_files, synthetic_tokens
+from train.corpora import (
+    CorpusError,
+    find_corpus_files,
+    load_corpus,
+    shakespeare_files,
+    synthetic_tokens,
+)
 from train.data import TrainLoader, validation_batches
 
 TOKENS = np.arange(10_000, dtype=np.int32) % 997
@@ -128,12 +134,17 @@ def test_tokens_memmap_round_trip(tmp_path: Path) -> None:
 
 
 def test_corpus_errors_say_what_is_wrong(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cases = [
-        (DataConfig(corpus="text"), "data.corpus=text needs data.path"),
-        (DataConfig(corpus="text", path=str(tmp_path / "*.md")), "matches no files"),
-        (DataConfig(corpus="tokens", path=str(tmp_path / "x.bin")), "token file .* not found"),
+    cases = [  # (a corpus without data.path is a config error: tests/train/test_config.py)
+        (DataConfig(corpus="text", path=str(tmp_path / "*.md")), "data.path .* matches no files"),
+        (DataConfig(corpus="text", path=str(tmp_path)), "data.path .* holds no \\*.txt files"),
+        (
+            DataConfig(corpus="tokens", path=str(tmp_path / "x.bin")),
+            "data.path: token file .* not found",
+        ),
     ]
     for cfg, message in cases:
+        with pytest.raises(CorpusError, match=message):
+            find_corpus_files(cfg)  # what the CLI checks before anything is written
         with pytest.raises(CorpusError, match=message):
             load_corpus(cfg, 512)
     bad = tmp_path / "latin1.txt"
