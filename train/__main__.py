@@ -1,15 +1,30 @@
-"""`python -m train --config configs/demo.yaml [key=value ...]`: train (or resume) a run."""
+"""`python -m train --config configs/demo.yaml [key=value ...]`: train (or resume) a run.
+
+Exit codes (docs/training.md): 0 done, preempted with a checkpoint, or already complete;
+1 the run failed after it started (a non-finite loss) or an unexpected error (with its
+traceback); 2 bad input, found before any training: the config, the data it names, the run
+directory or what it holds (a busy or unwritable directory, a different config, checkpoints none
+of which restore, a spectra store of another run). Each handled error is one line on stderr;
+`--debug` (or SPECTRAL_JAX_DEBUG=1) adds its traceback and the libraries' own logs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+import traceback
+from typing import TYPE_CHECKING
 
 from train.config import ConfigError, load_config
+from train.debug import debug_enabled, enable_debug
 
-EXIT_CONFIG = 2
-EXIT_RUNTIME = 1
+if TYPE_CHECKING:
+    from train.loop import TrainResult
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the run started and failed
+EXIT_BAD_INPUT = 2  # nothing was trained: fix the thing the message names and run again
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -18,6 +33,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description="Train a transformer and record the spectra of its weight matrices.",
     )
     parser.add_argument("--config", help="YAML config file (defaults are used when omitted)")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="on an error, print its traceback and the libraries' logs too (or set "
+        "SPECTRAL_JAX_DEBUG=1)",
+    )
     parser.add_argument(
         "--distributed",
         action="store_true",
@@ -41,15 +62,31 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _report(err: BaseException, prefix: str = "error") -> None:
+    """One line naming what is wrong; the traceback too when debug output is on."""
+    if debug_enabled():
+        traceback.print_exception(err)
+    print(f"{prefix}: {err}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.debug:
+        enable_debug()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("spectral_jax").setLevel(logging.INFO)
+    logging.getLogger("spectral_jax").setLevel(logging.DEBUG if debug_enabled() else logging.INFO)
     try:
         config = load_config(args.config, args.overrides)
     except ConfigError as err:
-        print(f"config error: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+        _report(err, "config error")
+        return EXIT_BAD_INPUT
+    from train.corpora import CorpusError, find_corpus_files
+
+    try:  # the data the config names exists, before the run directory is touched
+        find_corpus_files(config.data)
+    except CorpusError as err:
+        _report(err)
+        return EXIT_BAD_INPUT
 
     import jax  # after validation: a bad config never pays for backend start-up
 
@@ -64,28 +101,39 @@ def main(argv: list[str] | None = None) -> int:
     try:  # the mesh is checked once the devices are known, before anything is written
         mesh_shape(config.mesh, jax.device_count())
     except ConfigError as err:
-        print(f"config error: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+        _report(err, "config error")
+        return EXIT_BAD_INPUT
     from spectral_jax.store import StoreError
     from train.checkpoint import CheckpointError
-    from train.corpora import CorpusError
     from train.loop import NonFiniteLossError, train
-    from train.run_dir import RunDirBusyError, RunDirError
+    from train.run_dir import RunDirError
 
     try:
         result = train(config)
-    except RunDirBusyError as err:  # another trainer owns run.dir: a usage error, nothing done
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_CONFIG
-    except (RunDirError, CorpusError, CheckpointError, NonFiniteLossError, StoreError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_RUNTIME
+    except (RunDirError, CorpusError, CheckpointError, StoreError) as err:
+        _report(err)  # found before step 1: nothing trained, nothing deleted
+        return EXIT_BAD_INPUT
+    except NonFiniteLossError as err:
+        _report(err)
+        return EXIT_FAILED
     if jax.process_index() == 0:
-        status = "preempted (checkpoint saved)" if result.preempted else "done"
-        loss = "n/a" if result.final_loss is None else f"{result.final_loss:.4f}"
-        val = "" if result.final_val_loss is None else f", val_loss {result.final_val_loss:.4f}"
-        print(f"{status}: step {result.final_step}, loss {loss}{val}; run in {result.run_dir}")
-    return 0
+        print(_summary(result, config.train.steps))
+    return EXIT_OK
+
+
+def _summary(result: TrainResult, steps: int) -> str:
+    """The last line of a run: how it ended, where, and how to go on when it was already done."""
+    if result.already_complete:
+        return (
+            f"already complete: {result.run_dir} has a checkpoint at step {result.final_step} "
+            f"(train.steps={steps}), nothing to train. To train further, run again with "
+            f"train.steps={2 * result.final_step} run.allow_config_change=true (a longer run "
+            "also stretches the learning-rate schedule)"
+        )
+    status = "preempted (checkpoint saved)" if result.preempted else "done"
+    loss = "n/a" if result.final_loss is None else f"{result.final_loss:.4f}"
+    val = "" if result.final_val_loss is None else f", val_loss {result.final_val_loss:.4f}"
+    return f"{status}: step {result.final_step}, loss {loss}{val}; run in {result.run_dir}"
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ class TrainResult:
     final_loss: float | None
     final_val_loss: float | None
     preempted: bool
+    already_complete: bool = False  # a checkpoint at train.steps (or later) existed: no work
 
 
 class _Preemption:
@@ -100,6 +101,10 @@ def _train(
     config: Config, run_dir: Path, is_primary: bool, stack: contextlib.ExitStack
 ) -> TrainResult:
     tcfg = config.train
+    checkpointer = stack.enter_context(Checkpointer(run_dir / CHECKPOINTS, tcfg.keep_checkpoints))
+    latest = checkpointer.latest_step()
+    if latest is not None and latest >= tcfg.steps:  # said before any model is built
+        return TrainResult(run_dir, latest, None, None, preempted=False, already_complete=True)
     mesh = make_mesh(config.mesh)
     corpus = load_corpus(config.data, config.model.vocab_size)
     if is_primary and corpus.tokenizer_path:  # the run keeps the tokenizer its ids mean
@@ -144,7 +149,6 @@ def _train(
             mesh.shape[FSDP_AXIS],
         )
 
-    checkpointer = stack.enter_context(Checkpointer(run_dir / CHECKPOINTS, tcfg.keep_checkpoints))
     restored = checkpointer.restore_latest(state)
     start = 0
     if restored is not None:
