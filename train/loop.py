@@ -7,7 +7,6 @@ import logging
 import math
 import shutil
 import signal
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,6 @@ from types import FrameType
 
 import jax
 import numpy as np
-from tqdm import tqdm
 
 from spectral_jax.model import flops_per_token
 from train import memory
@@ -26,6 +24,7 @@ from train.data import TrainLoader, validation_batches
 from train.mesh import DATA_AXIS, FSDP_AXIS, global_batch, make_mesh
 from train.monitor import DisabledMonitor, SpectralMonitor
 from train.optim import make_optimizer
+from train.progress import Progress
 from train.rewind import rewind
 from train.run_dir import CHECKPOINTS, TOKENIZER_FILE, open_run_dir
 from train.sharding import state_shardings
@@ -182,9 +181,10 @@ def _train(
 
     last = tcfg.steps
     result = TrainResult(run_dir, start, None, None, preempted=False)
-    show_bar = tcfg.progress and sys.stdout.isatty() and is_primary
-    bar = tqdm(total=last, initial=start, disable=not show_bar, unit="step", dynamic_ncols=True)
-    stack.callback(bar.close)
+    progress = Progress(
+        last, start, tokens_per_step=tokens_per_step, enabled=tcfg.progress and is_primary
+    )
+    stack.callback(progress.close)
     preemption = stack.enter_context(_Preemption())
     pending: tuple[int, dict] | None = None  # metrics fetched one step late: no device stall
     interval_start, logged_through = time.perf_counter(), start  # tokens/s since the last row
@@ -201,6 +201,7 @@ def _train(
         values = {k: float(v) for k, v in jax.device_get(device_metrics).items()}
         _check_finite(step, values)
         result.final_loss = values["loss"]
+        tok_s = None
         if step % tcfg.log_every == 0 or step == last:
             elapsed = time.perf_counter() - interval_start
             tok_s = tokens_per_step * (step - logged_through) / max(elapsed, 1e-9)
@@ -209,8 +210,8 @@ def _train(
             if utilisation is not None:
                 values["mfu"] = utilisation
             training_log.log(step, values)
-            bar.set_postfix(loss=f"{values['loss']:.3f}", tok_s=f"{tok_s:,.0f}")
             interval_start, logged_through = time.perf_counter(), step
+        progress.advance(step, values["loss"], tok_s)
 
     monitor.maybe_dispatch(start, state["params"])
     for step in range(start + 1, last + 1):
@@ -228,7 +229,6 @@ def _train(
         if pending is not None:
             drain(pending)
         pending = (step, metrics)
-        bar.update(1)
         monitor.maybe_dispatch(step, state["params"])
         if tcfg.eval_every and (step % tcfg.eval_every == 0 or step == last):
             result.final_val_loss = evaluate(eval_step, state["params"], val_batches, mesh)
