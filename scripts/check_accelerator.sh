@@ -27,7 +27,7 @@ PY=.venv/bin/python
 stage() { echo; echo "==> $*"; }
 
 stage "install (platform: $platform)"
-make --no-print-directory install
+make --no-print-directory install-test  # pytest and the parity tests need the test extras
 jax_version=$($PY -c 'import jax; print(jax.__version__)')
 case "$platform" in
   cuda) $PY -m pip install -qq --disable-pip-version-check "jax[cuda12]==$jax_version" ;;
