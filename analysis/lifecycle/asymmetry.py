@@ -167,7 +167,6 @@ def qk_v_asymmetry(
     run = load_run(run)
     kinds = run.resolve_kinds(kinds)
     steps = run.steps.astype(float)
-    reasons: dict[str, str] = {}
     raw = {k: compression(run, k) for k in kinds}
     comp = {k: smooth_time(v, smooth) for k, v in raw.items()}
     groups = {
@@ -181,43 +180,43 @@ def qk_v_asymmetry(
             c = nanmean(np.stack([comp[k] for k in members]), 0)
             logs[name] = log_onset(steps, c, min_compression)
             group_raw[name] = nanmean(np.stack([raw[k] for k in members]), 0)
-    values: dict = {}
+    why = None
+    test = None
     if len(logs) < 2:
-        reasons["asymmetric"] = "needs q or k and v or o among the kinds, and ≥ 3 snapshots"
+        why = "needs q or k and v or o among the kinds, and ≥ 3 snapshots"
     else:
         ok = np.isfinite(logs["qk"]) & np.isfinite(logs["vo"])
         noise = group_noise(group_raw["qk"], group_raw["vo"])
-        refused = next((e.reason for e in noise.values() if e.reason is not None), None)
         if ok.sum() < MIN_LAYERS:
-            reasons["asymmetric"] = (
+            why = (
                 f"needs ≥ {MIN_LAYERS} layers where both Q/K and V/O compress "
                 f"by ≥ {min_compression} (have {int(ok.sum())})"
             )
-        elif refused is not None:
-            reasons["asymmetric"] = refused
         else:
+            why = next((e.reason for e in noise.values() if e.reason is not None), None)
+        if why is None:
             layers = np.flatnonzero(ok)
             test = timing_test(run.rel_depth[ok], logs["qk"][ok], logs["vo"][ok], noise, layers)
-            values = _verdicts(test, margin)
-            values["layer_corr"] = {k: max(float(e.layer_corr), 0.0) for k, e in noise.items()}
     curves = AsymmetryCurves(
         steps=run.steps,
         compression=comp,
         onsets={name: np.exp(v) + steps[0] for name, v in logs.items()},
     )
-    summary = AsymmetrySummary(kinds=kinds, margin=margin, reasons=reasons, **values)
+    if test is None:
+        summary = AsymmetrySummary(kinds=kinds, margin=margin, reasons={"asymmetric": why})
+        return Analysis(summary, curves)
+    summary = AsymmetrySummary(
+        kinds=kinds,
+        qk_slope=as_float(test.qk),
+        qk_slope_ci=as_interval(*test.qk_ci),
+        qk_p=as_float(test.qk_p),
+        layer_corr={k: max(float(e.layer_corr), 0.0) for k, e in noise.items()},
+        vo_slope=as_float(test.vo),
+        vo_slope_ci90=as_interval(*test.vo_ci90),
+        vo_uniform=bool(test.vo_uniform(margin)),
+        difference=as_float(test.diff),
+        difference_ci=as_interval(*test.diff_ci),
+        asymmetric=bool(test.asymmetric(margin)),
+        margin=margin,
+    )
     return Analysis(summary, curves)
-
-
-def _verdicts(test: TimingTest, margin: float) -> dict:
-    return {
-        "qk_slope": as_float(test.qk),
-        "qk_slope_ci": as_interval(*test.qk_ci),
-        "qk_p": as_float(test.qk_p),
-        "vo_slope": as_float(test.vo),
-        "vo_slope_ci90": as_interval(*test.vo_ci90),
-        "vo_uniform": bool(test.vo_uniform(margin)),
-        "difference": as_float(test.diff),
-        "difference_ci": as_interval(*test.diff_ci),
-        "asymmetric": bool(test.asymmetric(margin)),
-    }

@@ -104,10 +104,9 @@ def alpha_profile(
     gated = alpha_grid(run, metric, kinds)
     grid = gated.values
     x = run.rel_depth
-    reasons: dict[str, str] = {}
     n_steps, n_layers = grid.shape
+    empty = {"alpha": "the run has no snapshots"} if n_steps == 0 else {}
     if n_steps == 0:
-        reasons["alpha"] = "the run has no snapshots"
         index, window = 0, 0
         alpha = np.full(n_layers, np.nan)
     elif step is None:
@@ -120,11 +119,8 @@ def alpha_profile(
         index, window = int(hits[0]), 1
         alpha = grid[index]
     noise = estimate_noise(grid)
-    values = _fit(x, alpha, reasons, metric, noise)
-    if n_steps:
-        values.update(
-            _persistence(steps, grid, values.get("profile_p"), settle_tol, noise, reasons)
-        )
+    fit = _fit(x, alpha, metric, noise)
+    held = _persistence(steps, grid, fit, settle_tol, noise) if n_steps else _PersistencePart()
     finite = np.isfinite(alpha)
     summary = ProfileSummary(
         metric=metric,
@@ -132,101 +128,142 @@ def alpha_profile(
         step=int(steps[index]) if n_steps else None,
         window=window,
         alpha=alpha,
-        tolerance=settle_tol,
+        coef=fit.coef,
+        r2=fit.r2,
+        profile_p=fit.profile_p,
+        curvature=fit.curvature,
+        curvature_ci=fit.curvature_ci,
+        vertex=fit.vertex,
+        vertex_ci=fit.vertex_ci,
+        inverted_u_p=fit.inverted_u_p,
+        is_inverted_u=fit.is_inverted_u,
+        layer_corr=fit.layer_corr,
+        delta_alpha=fit.delta_alpha,
         range_alpha=as_float(np.ptp(alpha[finite])) if finite.sum() >= 2 else None,
+        drift=held.drift,
+        drift_upper=held.drift_upper,
+        tolerance=settle_tol,
+        is_persistent=held.is_persistent,
+        settle_step=held.settle_step,
+        persistent_fraction=held.persistent_fraction,
         low_quality_fits=gated.low_quality,
         fits=gated.fits,
-        reasons=reasons,
-        **values,
+        reasons=empty | fit.reasons | held.reasons,
     )
     return Analysis(summary, _curves(steps, x, grid, smooth, settle_tol))
 
 
-def _fit(
-    x: np.ndarray, alpha: np.ndarray, reasons: dict[str, str], metric: str, noise: NoiseEstimate
-) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class _FitPart:
+    """The quadratic fit's part of the summary, with the reasons for its nulls."""
+
+    coef: tuple[float, float, float] | None = None
+    r2: float | None = None
+    profile_p: float | None = None
+    curvature: float | None = None
+    curvature_ci: tuple[float, float] | None = None
+    vertex: float | None = None
+    vertex_ci: tuple[float, float] | None = None
+    inverted_u_p: float | None = None
+    is_inverted_u: bool | None = None
+    layer_corr: float | None = None
+    delta_alpha: float | None = None
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+def _fit(x: np.ndarray, alpha: np.ndarray, metric: str, noise: NoiseEstimate) -> _FitPart:
     ok = np.isfinite(alpha)
     n = int(ok.sum())
     if n < MIN_FIT_LAYERS:
-        reasons["coef"] = (
-            f"the quadratic fit needs ≥ {MIN_FIT_LAYERS} layers with a finite {metric} (have {n})"
-        )
-        return {}
+        why = f"the quadratic fit needs ≥ {MIN_FIT_LAYERS} layers with a finite {metric} (have {n})"
+        return _FitPart(reasons={"coef": why})
+    shallow = {}
     if n < MIN_U_LAYERS:
-        reasons["is_inverted_u"] = (
-            f"{n} layers cannot show an inverted U (the two-lines test needs ≥ {MIN_U_LAYERS})"
-        )
-    refused = noise.reason
-    if refused is not None:
-        for key in ("is_inverted_u", "curvature", "vertex", "profile_p"):
-            reasons.setdefault(key, refused)
-        return {}
-    rho = max(float(noise.layer_corr), 0.0)
-    layers = np.flatnonzero(ok)
-    fit = fit_with_noise(x[ok], alpha[ok], noise, layers)
-    out = {
-        "coef": tuple(float(v) for v in fit.coef),
-        "r2": as_float(fit.r2),
-        "profile_p": as_float(fit.p_profile),
-        "curvature": as_float(fit.curvature),
-        "curvature_ci": as_interval(*t_interval(fit.curvature, fit.curvature_se, fit.dof)),
-        "delta_alpha": as_float(fit.amplitude),
-        "layer_corr": rho,
-    }
+        why = f"{n} layers cannot show an inverted U (the two-lines test needs ≥ {MIN_U_LAYERS})"
+        shallow = {"is_inverted_u": why}
+    if noise.reason is not None:
+        keys = ("is_inverted_u", "curvature", "vertex", "profile_p")
+        return _FitPart(reasons=dict.fromkeys(keys, noise.reason) | shallow)
+    fit = fit_with_noise(x[ok], alpha[ok], noise, np.flatnonzero(ok))
     vertex_ci = as_interval(fit.vertex_lo, fit.vertex_hi)
+    located = {}
     if vertex_ci is None:
-        reasons["vertex"] = "the curvature is not significant: the data do not locate a vertex"
-    else:
-        out["vertex"], out["vertex_ci"] = as_float(fit.vertex), vertex_ci
-    if n >= MIN_U_LAYERS:
-        out["inverted_u_p"] = as_float(fit.p_inverted_u)
-        out["is_inverted_u"] = bool(fit.p_inverted_u < ALPHA)
-    return out
+        located = {"vertex": "the curvature is not significant: the data do not locate a vertex"}
+    is_inverted_u = bool(fit.p_inverted_u < ALPHA)
+    return _FitPart(
+        coef=tuple(float(v) for v in fit.coef),
+        r2=as_float(fit.r2),
+        profile_p=as_float(fit.p_profile),
+        curvature=as_float(fit.curvature),
+        curvature_ci=as_interval(*t_interval(fit.curvature, fit.curvature_se, fit.dof)),
+        vertex=as_float(fit.vertex) if vertex_ci else None,
+        vertex_ci=vertex_ci,
+        inverted_u_p=None if shallow else as_float(fit.p_inverted_u),
+        is_inverted_u=None if shallow else is_inverted_u,
+        layer_corr=max(float(noise.layer_corr), 0.0),
+        delta_alpha=as_float(fit.amplitude),
+        reasons=shallow | located,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _PersistencePart:
+    """Persistence's part of the summary, with the reasons for its nulls."""
+
+    drift: float | None = None
+    drift_upper: float | None = None
+    is_persistent: bool | None = None
+    settle_step: float | None = None
+    persistent_fraction: float | None = None
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 def _persistence(
-    steps: np.ndarray,
-    grid: np.ndarray,
-    profile_p: float | None,
-    tol: float,
-    noise: NoiseEstimate,
-    reasons: dict,
-) -> dict:
+    steps: np.ndarray, grid: np.ndarray, fit: _FitPart, tol: float, noise: NoiseEstimate
+) -> _PersistencePart:
     n_window = persistence.final_third(len(steps))
     window = grid[-n_window:]
     ok = np.isfinite(window).all(0)
     if n_window < persistence.MIN_WINDOW or ok.sum() < 3:
-        reasons["is_persistent"] = (
+        why = (
             f"needs ≥ {persistence.MIN_WINDOW} snapshots in the final third and ≥ 3 layers "
             f"(have {n_window} and {int(ok.sum())})"
         )
-        return {}
+        return _PersistencePart(reasons={"is_persistent": why})
     time_corr = float(np.nan_to_num(noise.time_corr))
     test = persistence.drift_test(steps[-n_window:], window[:, ok], tol, time_corr)
-    out: dict = {"drift": as_float(test.relative), "drift_upper": as_float(test.upper)}
-    if profile_p is None:
-        reasons["is_persistent"] = "no test of the depth profile against noise: " + (
-            reasons.get("profile_p") or reasons.get("coef") or "the fit was not made"
+    drift, upper = as_float(test.relative), as_float(test.upper)
+    if fit.profile_p is None:
+        why = "no test of the depth profile against noise: " + (
+            fit.reasons.get("profile_p") or fit.reasons.get("coef") or "the fit was not made"
         )
-        return out
-    if profile_p >= ALPHA:
-        out["is_persistent"] = False
-        reasons["settle_step"] = "no depth profile distinguishable from noise at the end"
-        return out
-    out["is_persistent"] = bool(test.settled)
-    if not out["is_persistent"]:
-        reasons["settle_step"] = (
+        return _PersistencePart(drift=drift, drift_upper=upper, reasons={"is_persistent": why})
+    if fit.profile_p >= ALPHA:
+        why = "no depth profile distinguishable from noise at the end"
+        return _PersistencePart(
+            drift=drift, drift_upper=upper, is_persistent=False, reasons={"settle_step": why}
+        )
+    if not bool(test.settled):
+        why = (
             f"the shape may still move by up to {test.upper:.2g} of the profile over the final "
             f"third (95% upper bound; change {test.relative:.2g}; tolerance {tol}): the run "
             "cannot show it stopped"
         )
-        return out
+        return _PersistencePart(
+            drift=drift, drift_upper=upper, is_persistent=False, reasons={"settle_step": why}
+        )
     dist = persistence.shape_distance(grid, smooth=5, tail=max(1, math.ceil(0.1 * len(steps))))
     settled_at = persistence.settle_step(steps, dist, tol)
-    out["settle_step"] = settled_at
+    fraction = None
     if settled_at is not None and steps[-1] > steps[0]:
-        out["persistent_fraction"] = float((steps[-1] - settled_at) / (steps[-1] - steps[0]))
-    return out
+        fraction = float((steps[-1] - settled_at) / (steps[-1] - steps[0]))
+    return _PersistencePart(
+        drift=drift,
+        drift_upper=upper,
+        is_persistent=True,
+        settle_step=settled_at,
+        persistent_fraction=fraction,
+    )
 
 
 def _curves(

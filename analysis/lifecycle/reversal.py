@@ -26,17 +26,17 @@ interval for that line's zero (`crossing`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from analysis.stats import ALPHA, band_contrasts, fieller
+from analysis.stats import ALPHA, as_float, as_interval, band_contrasts, fieller
 from analysis.stats.layer_permutation import (
     innovations,
     layer_orders,
     permuted_weights,
 )
-from analysis.stats.noise import estimate_noise
+from analysis.stats.noise import NoiseEstimate, depth_sd, estimate_noise
 
 CHUNK = 64  # data sets per block of the batched permutation test (bounds memory)
 
@@ -210,3 +210,78 @@ def crossing(
 def decide(test: ReversalTest) -> np.ndarray:
     """Reversal supported: both parts significant at 5%."""
     return (test.p_end < ALPHA) & (test.p_opposite < ALPHA)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReversalPart:
+    """The reversal's part of a wave summary, with the reasons for its nulls."""
+
+    end_gradient: float | None = None
+    early_gradient: float | None = None
+    reversal_p: float | None = None
+    has_reversal: bool | None = None
+    reversal_step: float | None = None
+    reversal_step_ci: tuple[float, float] | None = None
+    peak_step: float | None = None
+    peak_value: float | None = None
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+def reversal_part(
+    steps: np.ndarray, c: np.ndarray, raw: np.ndarray, noise: NoiseEstimate, tail: float
+) -> ReversalPart:
+    """The reversal test, G's extreme before the end window and the reversal step of one run
+    (smoothed and raw compression `[T, L]`, the noise of ln R_s), or the reason it cannot."""
+    n_steps, n_layers = c.shape
+    floor = min_reversal_p(n_layers)
+    refused = (
+        f"{n_layers} layers cannot show a reversal of G(t): the smallest permutation "
+        f"p-value is {floor:.3g}"
+        if n_layers < 3 or floor >= ALPHA
+        else f"needs ≥ 6 snapshots (have {n_steps})"
+        if n_steps < 6
+        else "some compression values are NaN (stable rank missing)"
+        if not np.isfinite(c).all()
+        else noise.reason
+    )
+    if refused is not None:
+        return ReversalPart(reasons={"has_reversal": refused})
+    rho = max(float(noise.layer_corr), 0.0)
+    test = reversal_test(c, rho, depth_sd(noise), tail)
+    g = band_gradient(c)
+    n_end = end_window(n_steps, tail)
+    i = int((-test.end_sign * g[: n_steps - n_end]).argmax())
+    has_reversal = bool(decide(test))
+    found = Crossing(np.nan, np.nan, np.nan)
+    if has_reversal:
+        found = crossing(
+            steps,
+            g,
+            band_gradient(raw),
+            test.end_sign,
+            noise=gradient_noise(raw, rho),
+            baseline_var=baseline_variance(raw, c, rho),
+            tail=tail,
+        )
+    interval = as_interval(found.lo, found.hi)
+    reasons = {}
+    if not has_reversal:
+        reasons["reversal_step"] = (
+            f"no significant reversal (p = {test.p_end:.3g} at the end, "
+            f"{test.p_opposite:.3g} for the opposite sign before it)"
+        )
+    elif interval is None:
+        reasons["reversal_step"] = (
+            "G's slope at the crossing is not significant: the data do not locate the reversal"
+        )
+    return ReversalPart(
+        end_gradient=as_float(test.end_gradient),
+        early_gradient=as_float(g[: n_steps - n_end].mean()),
+        reversal_p=as_float(test.p),
+        has_reversal=has_reversal,
+        reversal_step=as_float(found.step) if interval else None,
+        reversal_step_ci=interval,
+        peak_step=float(steps[i]),
+        peak_value=float(g[i]),
+        reasons=reasons,
+    )

@@ -118,45 +118,53 @@ def fit_scaling_law(
         raise ValueError("depths and delta_alpha must be 1-D sequences of the same length")
     p = np.full(len(depths), np.nan) if profile_p is None else np.asarray(profile_p, float)
     vert = np.full(len(depths), np.nan) if vertex is None else np.asarray(vertex, float)
-    reasons: dict[str, str] = {}
     ok = np.isfinite(depths) & np.isfinite(delta) & (depths > 0) & (delta > 0)
     n = int(ok.sum())
-    values: dict = {}
-    loo_pred = np.full(len(depths), np.nan)
+    gate = {}
     noise = ~(p < ALPHA)
     if profile_p is None:
-        reasons["beta_nonzero"] = "no profile p-values: cannot tell a profile from noise"
+        gate["beta_nonzero"] = "no profile p-values: cannot tell a profile from noise"
     elif noise.any():
         bad = ", ".join(f"L={d:g}" for d in depths[noise])
-        reasons["beta_nonzero"] = (
+        gate["beta_nonzero"] = (
             f"no depth profile distinguishable from noise in {bad}: nothing to scale"
         )
-    if len(np.unique(depths[ok])) < MIN_DEPTHS:
-        reasons["beta"] = (
-            f"needs ≥ {MIN_DEPTHS} distinct depths with Δα > 0 (have {len(np.unique(depths[ok]))})"
-        )
-        reasons.setdefault("beta_nonzero", reasons["beta"])
+    distinct = len(np.unique(depths[ok]))
+    if distinct < MIN_DEPTHS:
+        few = f"needs ≥ {MIN_DEPTHS} distinct depths with Δα > 0 (have {distinct})"
+        law = _LawPart(loo_predictions=np.full(len(depths), np.nan), reasons={"beta": few})
+        gate.setdefault("beta_nonzero", few)
     else:
-        values, loo_pred[ok] = _law(depths[ok], delta[ok], reasons)
-        ci = values["beta_ci"]
-        if ci is None:
-            reasons.setdefault("beta_nonzero", "β's interval is undetermined")
-        elif "beta_nonzero" not in reasons:
-            values["beta_nonzero"] = bool(ci[0] > 0 or ci[1] < 0)
+        law = _law(depths, delta, ok)
+        if law.beta_ci is None:
+            gate.setdefault("beta_nonzero", "β's interval is undetermined")
+    left_out = {}
     if n < len(depths):
-        reasons["points"] = f"{len(depths) - n} point(s) without a positive finite Δα were left out"
-    values.update(_vertex_shift(depths, vert, reasons))
+        left_out["points"] = (
+            f"{len(depths) - n} point(s) without a positive finite Δα were left out"
+        )
+    shift = _vertex_shift(depths, vert)
+    decided = law.beta_ci is not None and "beta_nonzero" not in gate
     summary = ScalingSummary(
         metric=metric,
         runs=tuple(runs),
         depths=depths,
         delta_alpha=delta,
         profile_p=p,
-        loo_predictions=loo_pred,
+        beta=law.beta,
+        c=law.c,
+        r2=law.r2,
+        beta_ci=law.beta_ci,
+        beta_se=law.beta_se,
+        beta_nonzero=bool(law.beta_ci[0] > 0 or law.beta_ci[1] < 0) if decided else None,
+        loo_error=law.loo_error,
+        loo_predictions=law.loo_predictions,
         vertex=vert,
+        vertex_slope=shift.vertex_slope,
+        vertex_slope_ci=shift.vertex_slope_ci,
+        vertex_moves=shift.vertex_moves,
         n=n,
-        reasons=reasons,
-        **values,
+        reasons=gate | law.reasons | left_out | shift.reasons,
     )
     if summary.beta is None:
         return Analysis(summary, ScalingCurves(depth_grid=np.array([]), fitted=np.array([])))
@@ -166,30 +174,48 @@ def fit_scaling_law(
     )
 
 
-def _law(depths: np.ndarray, delta: np.ndarray, reasons: dict) -> tuple[dict, np.ndarray]:
-    fit = loglog_fit(depths, delta)
-    ly, lx = np.log(delta), np.log(depths)
+@dataclass(frozen=True, kw_only=True)
+class _LawPart:
+    """The fitted law's part of the summary, with the reasons for its nulls."""
+
+    beta: float | None = None
+    c: float | None = None
+    r2: float | None = None
+    beta_ci: tuple[float, float] | None = None
+    beta_se: float | None = None
+    loo_error: float | None = None
+    loo_predictions: np.ndarray
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+def _law(depths: np.ndarray, delta: np.ndarray, ok: np.ndarray) -> _LawPart:
+    """The law fitted to the usable points `ok`; leave-one-out predictions at those points."""
+    fit = loglog_fit(depths[ok], delta[ok])
+    ly, lx = np.log(delta[ok]), np.log(depths[ok])
     resid = ly - fit.intercept - fit.beta * lx
     sst = float(((ly - ly.mean()) ** 2).sum())
-    values = {
-        "beta": float(fit.beta),
-        "c": float(np.exp(fit.intercept)),
-        "r2": as_float(1 - float((resid**2).sum()) / sst) if sst > 0 else None,
-        "beta_ci": as_interval(fit.lo, fit.hi),
-        "beta_se": as_float(fit.se),
-    }
-    n = len(depths)
+    n = len(ly)
     held = ~np.eye(n, dtype=bool)
     pred = np.full(n, np.nan)
     for i in range(n):
-        if len(np.unique(depths[held[i]])) >= 2:
+        if len(np.unique(lx[held[i]])) >= 2:
             sub = ols(polynomial_design(lx[held[i]], 1), ly[held[i]])
             pred[i] = sub.coef[0] + sub.coef[1] * lx[i]
-    if np.isfinite(pred).all():
-        values["loo_error"] = float(np.sqrt(np.mean((pred - ly) ** 2)))
-    else:
-        reasons["loo_error"] = "some leave-one-out fits have < 2 distinct depths"
-    return values, np.exp(pred)
+    loo = np.full(len(depths), np.nan)
+    loo[ok] = np.exp(pred)
+    complete = bool(np.isfinite(pred).all())
+    return _LawPart(
+        beta=float(fit.beta),
+        c=float(np.exp(fit.intercept)),
+        r2=as_float(1 - float((resid**2).sum()) / sst) if sst > 0 else None,
+        beta_ci=as_interval(fit.lo, fit.hi),
+        beta_se=as_float(fit.se),
+        loo_error=float(np.sqrt(np.mean((pred - ly) ** 2))) if complete else None,
+        loo_predictions=loo,
+        reasons={}
+        if complete
+        else {"loo_error": "some leave-one-out fits have < 2 distinct depths"},
+    )
 
 
 def vertex_shift_fit(depths: np.ndarray, vertex: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -200,20 +226,28 @@ def vertex_shift_fit(depths: np.ndarray, vertex: np.ndarray) -> tuple[np.ndarray
     return fit.coef[..., 1], lo, hi
 
 
-def _vertex_shift(depths: np.ndarray, vertex: np.ndarray, reasons: dict) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class _ShiftPart:
+    """The vertex shift's part of the summary, with the reason for its nulls."""
+
+    vertex_slope: float | None = None  # per unit ln L
+    vertex_slope_ci: tuple[float, float] | None = None
+    vertex_moves: bool | None = None
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+def _vertex_shift(depths: np.ndarray, vertex: np.ndarray) -> _ShiftPart:
     ok = np.isfinite(vertex) & np.isfinite(depths) & (depths > 0)
-    if len(np.unique(depths[ok])) < MIN_DEPTHS:
-        reasons["vertex_moves"] = (
-            f"needs ≥ {MIN_DEPTHS} depths with a supported inverted U "
-            f"(have {len(np.unique(depths[ok]))})"
-        )
-        return {}
+    distinct = len(np.unique(depths[ok]))
+    if distinct < MIN_DEPTHS:
+        why = f"needs ≥ {MIN_DEPTHS} depths with a supported inverted U (have {distinct})"
+        return _ShiftPart(reasons={"vertex_moves": why})
     slope, lo, hi = vertex_shift_fit(depths[ok], vertex[ok])
-    return {
-        "vertex_slope": float(slope),
-        "vertex_slope_ci": as_interval(lo, hi),
-        "vertex_moves": bool(lo > 0 or hi < 0),
-    }
+    return _ShiftPart(
+        vertex_slope=float(slope),
+        vertex_slope_ci=as_interval(lo, hi),
+        vertex_moves=bool(lo > 0 or hi < 0),
+    )
 
 
 def scaling_from_runs(

@@ -310,25 +310,26 @@ def fit_two_timescale(
     alpha = alpha_grid(run, metric, kinds).values
     span = float(steps[-1] - steps[0]) if len(steps) > 1 else 0.0
     data = {"compression": c, "alpha": alpha}
-    preds = {k: np.full_like(v, np.nan) for k, v in data.items()}
-    reasons: dict[str, str] = {}
-    values: dict = {"params": {}, "intervals": {}}
+    why = None
     if len(steps) < 6 or run.n_layers < 3 or span <= 0:
-        reasons["fit"] = (
-            f"needs ≥ 6 snapshots and ≥ 3 layers (have {len(steps)} and {run.n_layers})"
-        )
+        why = f"needs ≥ 6 snapshots and ≥ 3 layers (have {len(steps)} and {run.n_layers})"
     elif (np.isfinite(c).sum() <= 5) or (np.isfinite(alpha).sum() <= 4 + run.n_layers):
-        reasons["fit"] = f"too few finite compression or {metric} values (stable rank or α NaN)"
-    else:
-        s = (steps - steps[0]) / span
-        models = _models(s, run.rel_depth, gate_width, float(np.median(np.diff(s))))
-        values, preds = _fit_all(models, data, span, reasons)
-    summary = TwoTimescaleSummary(
-        metric=metric,
-        kinds=kinds,
-        gate_width=gate_width * span,
-        reasons=reasons,
-        **values,
+        why = f"too few finite compression or {metric} values (stable rank or α NaN)"
+    if why is not None:
+        summary = TwoTimescaleSummary(
+            metric=metric,
+            kinds=kinds,
+            params={},
+            intervals={},
+            gate_width=gate_width * span,
+            reasons={"fit": why},
+        )
+        preds = {k: np.full_like(v, np.nan) for k, v in data.items()}
+        return Analysis(summary, TwoTimescaleCurves(steps=run.steps, data=data, predictions=preds))
+    s = (steps - steps[0]) / span
+    models = _models(s, run.rel_depth, gate_width, float(np.median(np.diff(s))))
+    summary, preds = _fit_all(
+        models, data, span, metric=metric, kinds=kinds, gate_width=gate_width * span
     )
     return Analysis(summary, TwoTimescaleCurves(steps=run.steps, data=data, predictions=preds))
 
@@ -337,22 +338,31 @@ def _fit_all(
     models: dict[str, _Model],
     data: dict[str, np.ndarray],
     span: float,
-    reasons: dict[str, str],
-) -> tuple[dict, dict[str, np.ndarray]]:
+    *,
+    metric: str,
+    kinds: tuple[str, ...],
+    gate_width: float,
+) -> tuple[TwoTimescaleSummary, dict[str, np.ndarray]]:
     y = {"fast": data["compression"], "slow": data["alpha"]}
     ok = {k: np.isfinite(v) for k, v in y.items()}
     fits = {k: models[k].fit(y[k], ok[k]) for k in ("fast", "slow")}
     names = {"fast": ("tau_fast", "delay"), "slow": ("tau_slow",)}
+    a0, a1 = fits["fast"].coef.tolist()
+    b0, b1, b2 = fits["slow"].coef[:3].tolist()
     params = {
         "tau_fast": math.exp(fits["fast"].theta[0]) * span,
         "delay": fits["fast"].theta[1] * span,
         "tau_slow": math.exp(fits["slow"].theta[0]) * span,
-        **dict(zip(("a0", "a1"), fits["fast"].coef.tolist(), strict=True)),
-        **dict(zip(("b0", "b1", "b2"), fits["slow"].coef[:3].tolist(), strict=True)),
+        "a0": a0,
+        "a1": a1,
+        "b0": b0,
+        "b1": b1,
+        "b2": b2,
     }
     at_bound = [n for k in fits for n in models[k].bound_names(fits[k].theta, names[k])]
     intervals = _intervals(models, fits, y, ok, span)
     ratio = params["tau_slow"] / params["tau_fast"]
+    reasons = {}
     for name in at_bound:  # a limit, not a measurement: no estimate beside that statement
         params[name], intervals[name] = math.nan, None
         reasons[name] = "at the edge of its search range: a limit, not a measurement"
@@ -363,19 +373,23 @@ def _fit_all(
             "search range: the ratio is not measured"
         )
     n_obs = {k: int(ok[k].sum()) for k in ok}
-    values = {
-        "params": {k: as_float(v) for k, v in params.items()},
-        "intervals": {k: v for k, v in intervals.items() if k != "ratio"},
-        "tau_fast": as_float(params["tau_fast"]),
-        "tau_slow": as_float(params["tau_slow"]),
-        "ratio": as_float(ratio),
-        "ratio_ci": intervals["ratio"],
-        "at_bound": tuple(at_bound),
-        "r2_fast": as_float(r_squared(y["fast"], fits["fast"].fitted)),
-        "r2_slow": as_float(r_squared(y["slow"], fits["slow"].fitted)),
-        "delta_aic": _compare(models, fits, y, ok, n_obs),
-    }
-    return values, {"compression": fits["fast"].fitted, "alpha": fits["slow"].fitted}
+    summary = TwoTimescaleSummary(
+        metric=metric,
+        kinds=kinds,
+        params={k: as_float(v) for k, v in params.items()},
+        intervals={k: v for k, v in intervals.items() if k != "ratio"},
+        tau_fast=as_float(params["tau_fast"]),
+        tau_slow=as_float(params["tau_slow"]),
+        ratio=as_float(ratio),
+        ratio_ci=intervals["ratio"],
+        at_bound=tuple(at_bound),
+        r2_fast=as_float(r_squared(y["fast"], fits["fast"].fitted)),
+        r2_slow=as_float(r_squared(y["slow"], fits["slow"].fitted)),
+        delta_aic=_compare(models, fits, y, ok, n_obs),
+        gate_width=gate_width,
+        reasons=reasons,
+    )
+    return summary, {"compression": fits["fast"].fitted, "alpha": fits["slow"].fitted}
 
 
 def _intervals(

@@ -183,128 +183,98 @@ def compression_wave(
     min_compression: float = 0.02,
     tail: float = 0.2,
 ) -> WaveResult:
-    """Onsets, the exact wave test and speed, and the reversal test of G(t)."""
+    """Onsets, the wave test and speed, and the reversal test of G(t)."""
     run = load_run(run)
     kinds = run.resolve_kinds(kinds)
     steps = run.steps.astype(float)
     raw = compression(run, kinds)
     c = smooth_time(raw, smooth)
-    reasons: dict[str, str] = {}
     n_layers = run.n_layers
     onset = peak = np.full(n_layers, np.nan)
-    if len(steps) < 3:
-        reasons["onset"] = f"needs ≥ 3 snapshots (have {len(steps)})"
-    else:
+    too_short = {"onset": f"needs ≥ 3 snapshots (have {len(steps)})"} if len(steps) < 3 else {}
+    if not too_short:
         onset, peak = onsets(steps, c, min_compression)
     noise = rank_noise(raw)
-    values = {
-        **_wave(onset, peak, noise, reasons, min_compression),
-        **_reversal(steps, c, raw, tail, noise, reasons),
-    }
-    summary = WaveSummary(kinds=kinds, onset=onset, max_compression=peak, reasons=reasons, **values)
+    wave = _wave(onset, peak, noise, min_compression)
+    rev = reversal.reversal_part(steps, c, raw, noise, tail)
+    summary = WaveSummary(
+        kinds=kinds,
+        onset=onset,
+        max_compression=peak,
+        spearman_rho=wave.spearman_rho,
+        spearman_p=wave.spearman_p,
+        wave_p=wave.wave_p,
+        layer_corr=wave.layer_corr,
+        has_wave=wave.has_wave,
+        direction=wave.direction,
+        slope=wave.slope,
+        slope_ci=wave.slope_ci,
+        speed=wave.speed,
+        speed_ci=wave.speed_ci,
+        end_gradient=rev.end_gradient,
+        early_gradient=rev.early_gradient,
+        reversal_p=rev.reversal_p,
+        has_reversal=rev.has_reversal,
+        reversal_step=rev.reversal_step,
+        reversal_step_ci=rev.reversal_step_ci,
+        peak_step=rev.peak_step,
+        peak_value=rev.peak_value,
+        reasons=too_short | wave.reasons | rev.reasons,
+    )
     g = reversal.band_gradient(np.nan_to_num(c)) if n_layers >= 3 else np.full(len(steps), np.nan)
     return Analysis(summary, WaveCurves(steps=run.steps, compression=c, gradient=g))
 
 
+@dataclass(frozen=True, kw_only=True)
+class _WavePart:
+    """The wave test's part of the summary, with the reasons for its nulls."""
+
+    spearman_rho: float | None = None
+    spearman_p: float | None = None
+    wave_p: float | None = None
+    layer_corr: float | None = None
+    has_wave: bool | None = None
+    direction: str | None = None
+    slope: float | None = None
+    slope_ci: tuple[float, float] | None = None
+    speed: float | None = None
+    speed_ci: tuple[float, float] | None = None
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
 def _wave(
-    onset: np.ndarray,
-    peak: np.ndarray,
-    noise: NoiseEstimate,
-    reasons: dict[str, str],
-    min_compression: float,
-) -> dict:
+    onset: np.ndarray, peak: np.ndarray, noise: NoiseEstimate, min_compression: float
+) -> _WavePart:
     ok = np.isfinite(onset)
     n = int(ok.sum())
     if n < MIN_WAVE_LAYERS:
-        reasons["has_wave"] = (
+        why = (
             f"needs ≥ {MIN_WAVE_LAYERS} layers whose compression reaches "
             f"min_compression={min_compression} (have {n}): fewer cannot show a wave"
         )
-        return {}
+        return _WavePart(reasons={"has_wave": why})
     layers = np.flatnonzero(ok)
     rho, p = spearman_exact(layers.astype(float), onset[ok])
-    out = {"spearman_rho": as_float(rho), "spearman_p": as_float(p)}
-    refused = noise.reason
-    if refused is not None:
-        reasons["has_wave"] = refused
-        return out
+    if noise.reason is not None:
+        return _WavePart(
+            spearman_rho=as_float(rho), spearman_p=as_float(p), reasons={"has_wave": noise.reason}
+        )
     test = wave_test(onset[ok], noise, peak[ok], layers)
     lo, hi = test.interval()
-    out |= {
-        "wave_p": as_float(test.p),
-        "layer_corr": max(float(noise.layer_corr), 0.0),
-        "slope": as_float(test.slope),
-        "slope_ci": as_interval(lo, hi),
-    }
-    out["has_wave"] = bool(test.p < ALPHA)
-    if not out["has_wave"]:
+    has_wave = bool(test.p < ALPHA)
+    reasons = {}
+    if not has_wave:
         reasons["speed"] = f"no wave: onset does not change with depth (p = {test.p:.3g})"
-        return out
-    out["direction"] = "early_to_late" if test.slope > 0 else "late_to_early"
-    out["speed"] = as_float(1000.0 / test.slope)
-    out["speed_ci"] = tuple(sorted((1000.0 / lo, 1000.0 / hi)))
-    return out
-
-
-def _reversal(
-    steps: np.ndarray,
-    c: np.ndarray,
-    raw: np.ndarray,
-    tail: float,
-    noise: NoiseEstimate,
-    reasons: dict[str, str],
-) -> dict:
-    n_steps, n_layers = c.shape
-    floor = reversal.min_reversal_p(n_layers)
-    if n_layers < 3 or floor >= ALPHA:
-        reasons["has_reversal"] = (
-            f"{n_layers} layers cannot show a reversal of G(t): the smallest permutation "
-            f"p-value is {floor:.3g}"
-        )
-        return {}
-    if n_steps < 6:
-        reasons["has_reversal"] = f"needs ≥ 6 snapshots (have {n_steps})"
-        return {}
-    if not np.isfinite(c).all():
-        reasons["has_reversal"] = "some compression values are NaN (stable rank missing)"
-        return {}
-    if noise.reason is not None:
-        reasons["has_reversal"] = noise.reason
-        return {}
-    rho = max(float(noise.layer_corr), 0.0)
-    test = reversal.reversal_test(c, rho, depth_sd(noise), tail)
-    g = reversal.band_gradient(c)
-    n_end = reversal.end_window(n_steps, tail)
-    out = {
-        "end_gradient": as_float(test.end_gradient),
-        "early_gradient": as_float(g[: n_steps - n_end].mean()),
-        "reversal_p": as_float(test.p),
-    }
-    before = -test.end_sign * g[: n_steps - reversal.end_window(n_steps, tail)]
-    i = int(before.argmax())
-    out["peak_step"], out["peak_value"] = float(steps[i]), float(g[i])
-    out["has_reversal"] = bool(reversal.decide(test))
-    if not out["has_reversal"]:
-        reasons["reversal_step"] = (
-            f"no significant reversal (p = {test.p_end:.3g} at the end, "
-            f"{test.p_opposite:.3g} for the opposite sign before it)"
-        )
-        return out
-    base = reversal.baseline_variance(raw, c, rho)
-    cross = reversal.crossing(
-        steps,
-        g,
-        reversal.band_gradient(raw),
-        test.end_sign,
-        noise=reversal.gradient_noise(raw, rho),
-        baseline_var=base,
-        tail=tail,
+    return _WavePart(
+        spearman_rho=as_float(rho),
+        spearman_p=as_float(p),
+        wave_p=as_float(test.p),
+        layer_corr=max(float(noise.layer_corr), 0.0),
+        has_wave=has_wave,
+        direction=("early_to_late" if test.slope > 0 else "late_to_early") if has_wave else None,
+        slope=as_float(test.slope),
+        slope_ci=as_interval(lo, hi),
+        speed=as_float(1000.0 / test.slope) if has_wave else None,
+        speed_ci=tuple(sorted((1000.0 / lo, 1000.0 / hi))) if has_wave else None,
+        reasons=reasons,
     )
-    interval = as_interval(cross.lo, cross.hi)
-    if interval is None:
-        reasons["reversal_step"] = (
-            "G's slope at the crossing is not significant: the data do not locate the reversal"
-        )
-        return out
-    out["reversal_step"], out["reversal_step_ci"] = as_float(cross.step), interval
-    return out
