@@ -425,8 +425,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         "inverted-u-from-the-point-estimate",
         "analysis: an inverted U is a test's verdict, not the fitted curvature's sign",
         "analysis/lifecycle/profile.py",
-        'out["is_inverted_u"] = bool(fit.p_inverted_u < ALPHA)',
-        'out["is_inverted_u"] = bool(fit.curvature < 0 and 0 < fit.vertex < 1)',
+        "is_inverted_u = bool(fit.p_inverted_u < ALPHA)",
+        "is_inverted_u = bool(fit.curvature < 0 and 0 < fit.vertex < 1)",
         (f"{A_INV}::test_a_curvature_within_the_noise_is_not_an_inverted_u",),
     ),
     Mutation(
