@@ -402,6 +402,75 @@ MUTATIONS: tuple[Mutation, ...] = (
         "tcfg.eval_batches,\n            process_index=0,",
         (f"{T_MP}::test_two_processes_validate_like_one",),
     ),
+    # --- issue 21: failures a user meets, and what the trainer reports ----------------------
+    Mutation(
+        "pickle-loaded-unsafely",
+        "pickle safety: a PyTorch checkpoint is read as data, never as code",
+        "spectral_jax/checkpoint_files.py",
+        "weights_only=True, mmap=True",
+        "weights_only=False, mmap=True",
+        (
+            "tests/spectral_jax/test_pickle_safety.py::"
+            "test_a_pickle_that_runs_code_is_refused_and_the_code_never_runs",
+        ),
+    ),
+    Mutation(
+        "corrupt-checkpoint-falls-back-to-the-oldest",
+        "checkpoint fallback: past a corrupt latest checkpoint, the newest older one restores",
+        "train/checkpoint.py",
+        "newest_first = sorted(self.manager.all_steps(), reverse=True)",
+        "newest_first = sorted(self.manager.all_steps(), reverse=True)[:1] + sorted("
+        "self.manager.all_steps())[:-1]",
+        (
+            "tests/train/test_checkpoint.py::"
+            "test_the_newest_readable_checkpoint_is_restored_and_newer_ones_moved_aside",
+            "tests/train/test_resume.py::"
+            "test_corrupt_latest_checkpoint_falls_back_to_the_newest_older_one",
+        ),
+    ),
+    Mutation(
+        "failed-restore-leaves-reads-behind",
+        "checkpoint fallback: a failed restore ends its reads (no tracebacks from a closed loop)",
+        "train/checkpoint.py",
+        "with draining_event_loops(), _library_logs_quiet():",
+        "with _library_logs_quiet():",
+        ("tests/train/test_checkpoint.py::test_a_failed_restore_leaves_no_reads_behind",),
+    ),
+    Mutation(
+        "store-refresh-keeps-the-cache",
+        "spectra store: after refresh() every read sees the entries written since",
+        "spectral_jax/store.py",
+        '"""Forget cached reads (to see steps a live run wrote since)."""\n        self._cache = None',
+        '"""Forget cached reads (to see steps a live run wrote since)."""\n        pass',
+        ("tests/spectral_jax/test_store.py::test_reader_sees_a_live_writer",),
+    ),
+    Mutation(
+        "memory-logits-at-the-compute-dtype",
+        "memory report: each activation counted at the size of the dtype it is computed in",
+        "train/memory.py",
+        "logits = tokens * 3 * model_cfg.vocab_size * FLOAT32_BYTES",
+        "logits = tokens * 3 * model_cfg.vocab_size * itemsize",
+        (
+            "tests/train/test_memory.py::"
+            "test_activation_bytes_use_the_dtype_each_part_is_computed_in",
+        ),
+    ),
+    Mutation(
+        "log-every-zero-accepted",
+        "config: every size or count is positive unless 0 has a documented meaning",
+        "train/config.py",
+        "log_every: int = Field(10, gt=0)",
+        "log_every: int = Field(10, ge=0)",
+        ("tests/train/test_config.py::test_every_size_like_key_must_be_positive",),
+    ),
+    Mutation(
+        "hub-error-cut-short",
+        "messages: a library's error is quoted whole, not cut mid-word",
+        "spectral_jax/checkpoint_files.py",
+        'reason = " ".join(str(err).split())  # whole',
+        'reason = " ".join(str(err).split()).split(". ")[0][:160]  # whole',
+        ("tests/spectral_jax/test_pretrained_errors.py::test_hub_errors_are_quoted_whole",),
+    ),
     # --- importance and pruning -------------------------------------------------------------
     Mutation(
         "pruning-direction-on-evaluation-half",
