@@ -23,10 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
+from pathlib import Path
 
 SHAPES = {
     "q": (768, 768),
@@ -44,6 +43,8 @@ def child(method: str, layers: int, repeats: int) -> dict:
     import numpy as np
     from jax.sharding import Mesh, NamedSharding
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ as a package
+    from bench.timing import median_time
     from spectral_jax.probe import probe
     from train.sharding import fsdp_spec
 
@@ -61,17 +62,8 @@ def child(method: str, layers: int, repeats: int) -> dict:
     }
     one = {key: jax.device_put(value, devices[0]) for key, value in host.items()}
 
-    def timed(run) -> float:
-        jax.block_until_ready(run())  # compile
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            jax.block_until_ready(run())
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
-
-    whole = timed(lambda: probe(one, method))
-    split = timed(lambda: probe(sharded, method, mesh=mesh))
+    whole = median_time(lambda: probe(one, method), repeats)
+    split = median_time(lambda: probe(sharded, method, mesh=mesh), repeats)
     return {
         "devices": len(devices),
         "device": devices[0].device_kind,

@@ -14,10 +14,8 @@ Times are the median of `--repeats` runs after a warm-up. No pass/fail: it print
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -25,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.timing import median_time
 from spectral_jax.host_blas import single_threaded_blas
 from spectral_jax.metrics import spectral_metrics
 from spectral_jax.powerlaw import fit_power_law
@@ -55,17 +54,6 @@ def gpt2_weights(layers: int, d_model: int, seed: int = 0) -> dict[tuple[int, st
             w = matrix_with_spectrum(np.sqrt(lam) * 0.02, m, n, rng)
             named[(layer, kind)] = jnp.asarray(w, jnp.float32)
     return named
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of `fn()` in seconds (results blocked on), after one warm-up call."""
-    jax.block_until_ready(fn())
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 @jax.jit
