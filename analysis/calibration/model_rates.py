@@ -10,7 +10,8 @@ import pandas as pd
 
 from analysis.calibration.rates import Rate
 from analysis.calibration.simulate import Noise, rel_depth
-from analysis.lifecycle.two_timescale import fast_basis, fit_two_timescale
+from analysis.lifecycle.timescale_model import fast_basis
+from analysis.lifecycle.two_timescale import fit_two_timescale
 from analysis.run import Run
 
 MODEL_NOISE = Noise(rank=0.01, alpha=0.1, ar=0.3)  # SD of c and of α per snapshot
