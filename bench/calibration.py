@@ -2,13 +2,14 @@
 interval's coverage, at 8, 12 and 24 layers, over noise whose adjacent layers are correlated 0,
 0.3, 0.5 or 0.7 and which is AR(1) 0, 0.5 or 0.9 in time, with a trend every layer shares (and
 two cells whose noise SD grows with depth); then the worst cell of each row (the README table);
-then the persistence test at its tolerance boundary and at half of it over α noise 0.02–0.2.
+then the persistence test at its tolerance boundary and at half of it over α noise 0.02–0.2;
+then each claim's test across seeds for groups of 3, 5 and 9 seeds at 12 layers.
 
 Usage: python bench/calibration.py [--n 200] [--seed 0] [--quick]
 Rates come from `analysis.calibration.grid` (simulated runs through the analyses' own cores).
 A false-positive rate should be ≤ 0.05, a coverage ≥ 0.90 (nominal 0.95); "declined": runs
 whose noise correlation the analysis refused to estimate. `--quick`: 12 layers, the corners of
-the grid, no two-timescale fits or sweeps. Takes ~30 minutes on a 2-core CPU at n=200.
+the grid, no two-timescale fits, sweeps or seeds. Takes ~40 minutes on a 2-core CPU at n=200.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from analysis.calibration.grid import (
     persistence_rows,
     worst,
 )
+from analysis.calibration.seed_rates import seed_rows
+from analysis.calibration.simulate import Noise
 
 
 def _cell_rate(row: Row) -> str:
@@ -79,6 +82,18 @@ def print_persistence(rows: list[Row]) -> None:
         print(f"| {depth} | {sd:g} | " + " | ".join(text) + " |")
 
 
+def print_seeds(rows: list) -> None:
+    """One line per claim and measure, one column per group size and noise."""
+    columns = list(dict.fromkeys((k, noise) for _, _, k, noise, _ in rows))
+    heads = [f"{k} seeds, ρ_L {n.layer_corr:g} AR {n.ar:g}" for k, n in columns]
+    print("| decision | measures | " + " | ".join(heads) + " |")
+    print("|---" * (2 + len(heads)) + "|")
+    keyed = {(d, m, k, n): r for d, m, k, n, r in rows}
+    for decision, measure in dict.fromkeys((d, m) for d, m, *_ in rows):
+        text = [str(keyed[(decision, measure, k, n)]) for k, n in columns]
+        print(f"| {decision} | {measure} | " + " | ".join(text) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="simulated runs per cell")
@@ -104,6 +119,9 @@ def main() -> None:
     persistence = persistence_rows(max(args.n, 500), args.seed, depths=depths)
     print("\npersistence (tolerance 0.2; AR(1) 0.5 and 0.9 in time)\n")
     print_persistence(persistence)
+    if not args.quick:
+        print("\ntests across seeds, 12 layers (independent noise; correlated 0.7, AR(1) 0.9)\n")
+        print_seeds(seed_rows(args.n, args.seed, 12, (Noise(), Noise(layer_corr=0.7, ar=0.9))))
     print(f"\n({time.perf_counter() - started:.0f} s)")
 
 
