@@ -209,7 +209,7 @@ def _read_log(path: Path) -> pd.DataFrame:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a torn last line of a live or killed run
-            if isinstance(row, dict) and "step" in row:
+            if isinstance(row, dict) and "step" in row and "event" not in row:  # health events
                 rows.append(row)
     return _tidy_log(pd.DataFrame(rows) if rows else pd.DataFrame({"step": []}))
 

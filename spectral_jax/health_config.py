@@ -30,8 +30,8 @@ class HealthConfig(BaseModel):
     alpha_ceiling: float | None = Field(6.0, gt=1.0)  # alpha_high: quality-gated α above this
     rank_collapse: float | None = Field(0.05, gt=0.0, lt=1.0)  # R_s < this × first R_s
     sigma_growth: float | None = Field(4.0, gt=1.0)  # σ_max grew more than this factor ...
-    sigma_window: int = Field(4, ge=1)  # ... over this many snapshots
-    persistence: int = Field(2, ge=1)  # consecutive snapshots before a rule fires
+    sigma_window: int = Field(4, gt=0)  # ... over this many snapshots
+    persistence: int = Field(2, gt=0)  # consecutive snapshots before a rule fires
     warmup: int = Field(100, ge=0)  # steps whose snapshots the α and σ_max rules skip
     stop_on: list[Rule] = []  # rules whose start ends the run (checkpoint, exit code 3)
 

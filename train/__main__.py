@@ -4,8 +4,10 @@ Exit codes (docs/training.md): 0 done, preempted with a checkpoint, or already c
 1 the run failed after it started (a non-finite loss) or an unexpected error (with its
 traceback); 2 bad input, found before any training: the config, the data it names, the run
 directory or what it holds (a busy or unwritable directory, a different config, checkpoints none
-of which restore, a spectra store of another run). Each handled error is one line on stderr;
-`--debug` (or SPECTRAL_JAX_DEBUG=1) adds its traceback and the libraries' own logs.
+of which restore, a spectra store of another run); 3 a layer-health rule listed in
+`spectral.health.stop_on` fired: the run stopped with a checkpoint, and the same command resumes
+it. Each handled error is one line on stderr; `--debug` (or SPECTRAL_JAX_DEBUG=1) adds its
+traceback and the libraries' own logs.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILED = 1  # the run started and failed
 EXIT_BAD_INPUT = 2  # nothing was trained: fix the thing the message names and run again
+EXIT_HEALTH_STOP = 3  # a spectral.health.stop_on rule fired: checkpoint saved, resumable
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -118,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     if jax.process_index() == 0:
         print(_summary(result, config.train.steps))
-    return EXIT_OK
+    return EXIT_HEALTH_STOP if result.health_stop is not None else EXIT_OK
 
 
 def _summary(result: TrainResult, steps: int) -> str:
@@ -129,6 +132,11 @@ def _summary(result: TrainResult, steps: int) -> str:
             f"(train.steps={steps}), nothing to train. To train further, run again with "
             f"train.steps={2 * result.final_step} run.allow_config_change=true (a longer run "
             "also stretches the learning-rate schedule)"
+        )
+    if result.health_stop is not None:
+        return (
+            f"stopped by spectral.health.stop_on at step {result.final_step} (checkpoint saved): "
+            f"{result.health_stop}; run in {result.run_dir} (the same command resumes it)"
         )
     status = "preempted (checkpoint saved)" if result.preempted else "done"
     loss = "n/a" if result.final_loss is None else f"{result.final_loss:.4f}"

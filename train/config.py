@@ -10,6 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from spectral_jax.health_config import HealthConfig
 from spectral_jax.matrices import available_kinds
 from spectral_jax.model_config import ModelConfig
 
@@ -111,6 +112,7 @@ class SpectralConfig(_Section):
     kinds: list[str] | None = None  # null: every kind the model has
     save_sigma: bool = True
     heatmap_every: int = Field(250, gt=0)  # steps between TensorBoard heatmap images
+    health: HealthConfig = HealthConfig()  # layer-health rules (docs/monitoring.md)
 
     @model_validator(mode="after")
     def _check_kinds(self) -> SpectralConfig:

@@ -49,6 +49,7 @@ class TrainResult:
     final_val_loss: float | None
     preempted: bool
     already_complete: bool = False  # a checkpoint at train.steps (or later) existed: no work
+    health_stop: str | None = None  # a spectral.health.stop_on rule ended the run: its message
 
 
 class _Preemption:
@@ -162,7 +163,7 @@ def _train(
     if is_primary:
         rewind(run_dir, start if restored is not None else None)
     training_log = stack.enter_context(TrainingLog(run_dir, enabled=is_primary))
-    stack.enter_context(monitor.start(start))
+    stack.enter_context(monitor.start(start, training_log))
 
     train_step = make_train_step(
         graphdef,
@@ -215,14 +216,17 @@ def _train(
 
     monitor.maybe_dispatch(start, state["params"])
     for step in range(start + 1, last + 1):
-        if preemption.requested or checkpointer.reached_preemption(step - 1):
+        stop = monitor.health_stop(step - 1)  # a stop_on rule started before this probe step
+        if stop or preemption.requested or checkpointer.reached_preemption(step - 1):
             if pending is not None:
                 drain(pending)
                 pending = None
             if checkpointer.latest_step() != step - 1:
                 save_checkpoint(step - 1)
-            result.preempted, result.final_step = True, step - 1
-            log.warning("preempted: saved checkpoint at step %d", step - 1)
+            result.final_step, result.health_stop = step - 1, stop
+            result.preempted = stop is None
+            why = "stopped by spectral.health.stop_on" if stop else "preempted"
+            log.warning("%s: saved checkpoint at step %d", why, step - 1)
             break
         batch = global_batch(next(loader), mesh)
         state, metrics = train_step(state, batch)
@@ -240,4 +244,7 @@ def _train(
         result.final_step = step
     if pending is not None:
         drain(pending)
+    if result.final_step == last and result.health_stop is None:  # judge the last snapshot too
+        monitor.wait_for_entries_before(last + 1)
+        result.health_stop = monitor.health_stop(last)
     return result

@@ -22,23 +22,27 @@ from flax import nnx
 from jax.experimental import io_callback
 from jax.sharding import Mesh
 
+from spectral_jax.health import HealthEvent
 from spectral_jax.host_blas import single_threaded_blas
 from spectral_jax.matrices import matrix_shapes, named_matrices
 from spectral_jax.probe import probe, splits_over
 from spectral_jax.store import SpectraStore, SpectraWriter, check_appendable
 from train.config import Config
+from train.health_watch import HealthWatch
 from train.mesh import replicated
 from train.run_dir import SPECTRA, TENSORBOARD
 from train.spectra_meta import spectra_meta, watched_kinds
 from train.spectra_sink import SpectraSink
 from train.spectral_tb import SpectralTensorBoard
+from train.training_log import TrainingLog
 
 
 class SpectralMonitor:
     """Probes the parameters at probe steps; a context manager around the monitored loop.
 
     Constructing it checks the run's spectra store can take its entries and writes nothing;
-    `start(step)` opens the sink (process 0) and holds BLAS at one thread until `close()`.
+    `start(step)` opens the sink (process 0) and holds BLAS at one thread until `close()`;
+    `health_stop(step)` says when a rule in `spectral.health.stop_on` has fired.
     """
 
     def __init__(
@@ -52,6 +56,7 @@ class SpectralMonitor:
     ) -> None:
         self.every, self.last = config.spectral.every, config.train.steps
         self.heatmap_every = config.spectral.heatmap_every
+        self.health = config.spectral.health
         kinds = watched_kinds(config)
         self.meta = spectra_meta(config, kinds)
         self.store_path, self.tb_path = run_dir / SPECTRA, run_dir / TENSORBOARD
@@ -88,9 +93,10 @@ class SpectralMonitor:
             probe_fn, in_shardings=(replicated(mesh), replicated(mesh)) if gathered else None
         )
 
-    def start(self, step: int) -> SpectralMonitor:
-        """Open the sink for a run (re)starting at `step`: heatmaps replay the snapshots kept
-        from before it, and the history in meta.json dates a settings change from here."""
+    def start(self, step: int, training_log: TrainingLog | None = None) -> SpectralMonitor:
+        """Open the sink for a run (re)starting at `step`: heatmaps and the health rules replay
+        the snapshots kept from before it, and the history in meta.json dates a settings change
+        from here. Health events go to `training_log` (from the sink's thread)."""
         self._resources.enter_context(single_threaded_blas())
         if not self.is_primary:
             return self
@@ -101,9 +107,13 @@ class SpectralMonitor:
         tensorboard = SpectralTensorBoard(
             self.tb_path, self.meta["layers"], heatmap_every=self.heatmap_every
         )
+        record = training_log.event if training_log is not None else lambda row: None
+        health = HealthWatch(self.health, self.meta["layers"], tensorboard.writer, record)
         for kept_step in kept_steps:
-            tensorboard.remember(kept_step, kept.load(kept_step))
-        self._sink = SpectraSink(writer, tensorboard, self.meta["layers"], kept_steps)
+            entry = kept.load(kept_step)
+            tensorboard.remember(kept_step, entry)
+            health.replay(kept_step, entry)  # first-snapshot references, streaks: the run's
+        self._sink = SpectraSink(writer, tensorboard, self.meta["layers"], kept_steps, health)
         return self
 
     def __enter__(self) -> SpectralMonitor:
@@ -127,6 +137,26 @@ class SpectralMonitor:
         if self._device is not None:
             params = jax.device_put(params, self._device)
         self._probe(params, jnp.asarray(step, jnp.int32))
+
+    def health_stop(self, step: int) -> str | None:
+        """The message of the rule of `spectral.health.stop_on` that started at a snapshot
+        before `step`, when `step` is a probe step (None otherwise, and when none did).
+
+        Called by the loop after `step`: a run stops at the first probe step after the snapshot
+        where the rule fired, whatever the sink's pace. Waiting for the earlier snapshots to be
+        judged rarely waits (they were dispatched a probe interval ago), and only runs with
+        `stop_on` do it. Only process 0 judges snapshots; it tells the others (a broadcast)."""
+        if not self.health.stop_on or not self.is_probe_step(step):
+            return None
+        self.wait_for_entries_before(step)
+        event: HealthEvent | None = self._sink.health_stop if self._sink is not None else None
+        if jax.process_count() == 1:
+            return event.message if event is not None else None
+        from jax.experimental import multihost_utils
+
+        if not int(multihost_utils.broadcast_one_to_all(np.int32(event is not None))):
+            return None
+        return event.message if event is not None else "a rule of spectral.health.stop_on fired"
 
     def wait_for_entries_before(self, step: int) -> None:
         """Block until every snapshot of a step before `step` is on disk.
@@ -152,8 +182,11 @@ class SpectralMonitor:
 class DisabledMonitor:
     """The monitor of a run with `spectral.every=0`: the same interface, doing nothing."""
 
-    def start(self, step: int) -> DisabledMonitor:
+    def start(self, step: int, training_log: TrainingLog | None = None) -> DisabledMonitor:
         return self
+
+    def health_stop(self, step: int) -> str | None:
+        return None
 
     def __enter__(self) -> DisabledMonitor:
         return self

@@ -1,8 +1,9 @@
 """The sink thread: takes probe results off the io_callback and writes them to disk.
 
 `put` only enqueues (it runs inside the io_callback, so it must not block); a niced thread
-writes each snapshot to the spectra store (Orbax) and then to spectral TensorBoard, so the
-training loop never waits on disk. Process 0 only.
+writes each snapshot to the spectra store (Orbax) and then to spectral TensorBoard, and judges
+it by the layer-health rules (`train/health_watch.py`), so the training loop never waits on disk
+or on the rules. Process 0 only.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import queue
 import threading
 from collections.abc import Iterable
 
+from spectral_jax.health import HealthEvent
 from spectral_jax.probe import degenerate_entries
 from spectral_jax.store import SpectraWriter
+from train.health_watch import HealthWatch
 from train.spectral_tb import SpectralTensorBoard
 
 log = logging.getLogger("spectral_jax.train")
@@ -34,7 +37,8 @@ class SpectraSink:
     """Owns the spectra writer and spectral TensorBoard; writes snapshots in a thread.
 
     `already_written`: steps the store holds from before a restart. A snapshot recomputed for
-    one of them (the restored step) is identical and is not written twice.
+    one of them (the restored step) is identical and is not written (or judged) twice.
+    `health`: the health rules, fed every snapshot written.
     """
 
     def __init__(
@@ -43,8 +47,10 @@ class SpectraSink:
         tensorboard: SpectralTensorBoard,
         layers: dict[str, list[int]],
         already_written: Iterable[int] = (),
+        health: HealthWatch | None = None,
     ) -> None:
         self.writer, self.tensorboard, self.layers = writer, tensorboard, layers
+        self.health = health
         self._already_written = set(already_written)
         self._queue: queue.Queue = queue.Queue()
         self._failure: BaseException | None = None
@@ -75,6 +81,11 @@ class SpectraSink:
             late = sorted(s for s in self._unwritten if s < step)
             raise RuntimeError(f"spectra of steps {late} not written after {timeout:.0f} s")
 
+    @property
+    def health_stop(self) -> HealthEvent | None:
+        """The first start of a rule in `spectral.health.stop_on`, once the thread has seen it."""
+        return self.health.stop if self.health is not None else None
+
     def raise_failure(self) -> None:
         if self._failure is not None:
             raise RuntimeError(f"spectra writer failed: {self._failure}") from self._failure
@@ -100,6 +111,8 @@ class SpectraSink:
             log.warning("step %d: degenerate spectra, metrics are NaN for %s", step, names)
         self.writer.write(step, entry)
         self.tensorboard.write(step, entry)
+        if self.health is not None:
+            self.health.observe(step, entry)
         self.tensorboard.flush()  # on disk with its entry: a resume keeps both or neither
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,15 @@ def _clean(value: Any) -> Any:
 
 
 class TrainingLog:
-    """Writes one JSON line and TensorBoard scalars per logged step (a no-op when disabled)."""
+    """Writes one JSON line and TensorBoard scalars per logged step (a no-op when disabled).
+
+    `event(row)` adds a row from another thread (the spectra sink's health events): writes to
+    `metrics.jsonl` go through one lock.
+    """
 
     def __init__(self, run_dir: Path, *, enabled: bool = True) -> None:
         self.enabled = enabled
+        self._lock = threading.Lock()
         if not enabled:
             return
         self._tb = EventWriter(run_dir / TENSORBOARD)
@@ -44,7 +50,8 @@ class TrainingLog:
         if not self.enabled:
             return
         row = {"step": int(step), **{k: _clean(v) for k, v in values.items()}}
-        self._jsonl.write(json.dumps(row) + "\n")
+        with self._lock:
+            self._jsonl.write(json.dumps(row) + "\n")
         self._tb.add(
             step,
             [
@@ -54,14 +61,22 @@ class TrainingLog:
             ],
         )
 
+    def event(self, row: dict[str, Any]) -> None:
+        """One event row (it carries its `step`, so a rewind keeps or drops it); JSON only."""
+        with self._lock:
+            if self.enabled:
+                self._jsonl.write(json.dumps(row) + "\n")
+
     def flush(self) -> None:
         """Put every logged row on disk (before a checkpoint: a resume rewinds to it)."""
         if self.enabled:
-            self._jsonl.flush()
+            with self._lock:
+                self._jsonl.flush()
             self._tb.flush()
 
     def close(self) -> None:
         if self.enabled:
-            self._jsonl.close()
+            with self._lock:
+                self._jsonl.close()
             self._tb.close()
             self.enabled = False

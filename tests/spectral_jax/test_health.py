@@ -172,11 +172,9 @@ def test_rebuilt_evaluator_continues_like_an_uninterrupted_one() -> None:
     cfg = HealthConfig(alpha_floor=2.0, rank_collapse=0.2, sigma_window=2, sigma_growth=3.0)
     whole = feed(HealthEvaluator(cfg, LAYERS), snaps)
     resumed = HealthEvaluator(cfg, LAYERS)
-    feed(
-        resumed, snaps[:25]
-    )  # alpha_high in force at 600  # rebuilt from the store up to the restored step
+    feed(resumed, snaps[:25])  # rebuilt up to the restored step 600, alpha_high in force
     after = feed(resumed, snaps[25:])
-    assert [(e.step, e.rule, e.state) for e in after][0] == (625, "alpha_high", "clear")
+    assert (after[0].step, after[0].rule, after[0].state) == (625, "alpha_high", "clear")
     assert len(whole) > 4 and after == [e for e in whole if e.step > snaps[24][0]]
 
 

@@ -79,6 +79,7 @@ ZERO_MEANS = {
     "train.eval_every": "no validation",
     "train.checkpoint_every": "only the final checkpoint",
     "spectral.every": "no probe",
+    "spectral.health.warmup": "no warm-up",
 }
 NEGATIVE_MEANS = {"run.seed": "a seed", "mesh.data": "-1: the rest", "mesh.fsdp": "-1: the rest"}
 SIZE_LIKE = [k for k in _int_keys(Config) if k not in ZERO_MEANS]
