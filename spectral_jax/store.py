@@ -36,6 +36,7 @@ from spectral_jax.paths import user_path
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+META_FILE = "meta.json"
 Entry = dict[str, dict]
 _STEP_DIR = re.compile(r"^\d+$")
 
@@ -60,8 +61,13 @@ def _record_dtype(meta: Mapping[str, Any]) -> np.dtype:
     return np.dtype(fields)
 
 
+def is_store(path: str | Path) -> bool:
+    """Whether `path` holds a spectra store (its `meta.json`)."""
+    return (Path(path) / META_FILE).is_file()
+
+
 def _read_meta(path: Path) -> dict[str, Any]:
-    meta_path = path / "meta.json"
+    meta_path = path / META_FILE
     if not path.is_dir():
         raise StoreError(f"no spectra store at {path} (directory not found)")
     if not meta_path.is_file():
@@ -134,7 +140,7 @@ def check_appendable(path: str | Path, meta: Mapping[str, Any]) -> dict[str, Any
     for key in ("kinds", "layers", "shapes", "metrics", "save_sigma"):
         if key not in meta:
             raise StoreError(f"spectra store meta for {path} lacks '{key}'")
-    if not (path / "meta.json").exists():
+    if not is_store(path):
         return None
     old = _read_meta(path)
     for key in _IDENTITY_KEYS:
@@ -184,9 +190,9 @@ class SpectraWriter:
         self._open = True
 
     def _write_meta(self) -> None:
-        tmp = self.path / "meta.json.tmp"
+        tmp = self.path / f"{META_FILE}.tmp"
         tmp.write_text(json.dumps(self.meta, indent=1))
-        os.replace(tmp, self.path / "meta.json")
+        os.replace(tmp, self.path / META_FILE)
 
     def write(self, step: int, entry: Entry) -> None:
         """Save one snapshot (numpy or jax arrays in the entry layout)."""

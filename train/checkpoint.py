@@ -16,8 +16,8 @@ import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
 from spectral_jax.event_loops import draining_event_loops
+from spectral_jax.run_layout import CORRUPT_CHECKPOINTS, DATA_ITEM, STATE_ITEM, checkpoint_dir
 from train.debug import debug_enabled
-from train.run_dir import CORRUPT_CHECKPOINTS
 
 log = logging.getLogger("spectral_jax.train")
 
@@ -144,7 +144,10 @@ class Checkpointer:
         self.manager.save(
             step,
             args=ocp.args.Composite(
-                state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)
+                **{
+                    STATE_ITEM: ocp.args.StandardSave(state),
+                    DATA_ITEM: ocp.args.JsonSave(data_state),
+                }
             ),
             force=True,
         )
@@ -161,15 +164,17 @@ class Checkpointer:
                 restored = self.manager.restore(
                     step,
                     args=ocp.args.Composite(
-                        state=ocp.args.StandardRestore(abstract_like(state_like)),
-                        data=ocp.args.JsonRestore(),
+                        **{
+                            STATE_ITEM: ocp.args.StandardRestore(abstract_like(state_like)),
+                            DATA_ITEM: ocp.args.JsonRestore(),
+                        }
                     ),
                 )
         except Exception as err:  # Orbax raises many types for a damaged directory.
-            found = unreadable(step, self.directory / str(step), err)
+            found = unreadable(step, checkpoint_dir(self.directory, step), err)
             log.debug("restoring step %d failed", step, exc_info=err)
             raise CheckpointError(found.describe(), (found,)) from err
-        return restored.state, restored.data
+        return restored[STATE_ITEM], restored[DATA_ITEM]
 
     def restore_latest(self, state_like: Any) -> tuple[int, Any, dict[str, Any]] | None:
         """`(step, state, data_state)` of the newest checkpoint that restores, or None if there
@@ -209,7 +214,7 @@ class Checkpointer:
                 suffix = 1
                 while target.exists():
                     target, suffix = self.corrupt_dir / f"{bad.step}.{suffix}", suffix + 1
-                shutil.move(self.directory / str(bad.step), target)
+                shutil.move(checkpoint_dir(self.directory, bad.step), target)
                 log.warning("%s; moved it to %s", bad.describe(), target)
         if jax.process_count() > 1:
             multihost_utils.sync_global_devices("spectral_jax:corrupt_checkpoints_moved")

@@ -14,8 +14,8 @@ import os
 import shutil
 from pathlib import Path
 
+from spectral_jax.run_layout import SPECTRA, TENSORBOARD, TRAINING_LOG
 from spectral_jax.store import SpectraStore, truncate_after
-from train.run_dir import SPECTRA, TENSORBOARD, TRAINING_LOG
 from train.spectral_tb import EVENTS_SUFFIX as SPECTRAL_EVENTS_SUFFIX
 from train.tb_events import event_files, filter_event_file
 

@@ -1,4 +1,5 @@
-"""The run directory: its layout, an exclusive lock, and the guard against config drift."""
+"""The run directory: an exclusive lock and the guard against config drift (its layout is
+`spectral_jax.run_layout`, shared with the analysis)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,30 @@ from pathlib import Path
 
 import yaml
 
+from spectral_jax.run_layout import (
+    CHECKPOINTS,
+    CONFIG_FILE,
+    LOCK_FILE,
+    SPECTRA,
+    TENSORBOARD,
+    TOKENIZER_FILE,
+    TRAINING_LOG,
+)
 from train.config import Config, diff_configs, save_config
 
-CONFIG_FILE = "config.yaml"
-CHECKPOINTS = "checkpoints"
-CORRUPT_CHECKPOINTS = "corrupt_checkpoints"
-SPECTRA = "spectra"
-TENSORBOARD = "tb"
-TRAINING_LOG = "metrics.jsonl"
-LOCK_FILE = ".lock"
-TOKENIZER_FILE = "tokenizer.json"
+__all__ = [  # with the layout's names, which train modules also import from here
+    "CHECKPOINTS",
+    "CONFIG_FILE",
+    "LOCK_FILE",
+    "RESUME_SAFE_KEYS",
+    "SPECTRA",
+    "TENSORBOARD",
+    "TOKENIZER_FILE",
+    "TRAINING_LOG",
+    "RunDirBusyError",
+    "RunDirError",
+    "open_run_dir",
+]
 
 # Keys that may change between a run and its resumption without changing its maths.
 # The mesh only lays the same state out differently: a checkpoint restores onto any mesh shape.

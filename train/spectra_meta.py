@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from spectral_jax.matrices import available_kinds, default_kinds, kind_layers, matrix_shapes
-from spectral_jax.metrics import METRIC_DEFINITIONS_VERSION, METRIC_NAMES
+from spectral_jax.matrices import available_kinds, default_kinds
+from spectral_jax.store_meta import model_store_meta
 from train.config import Config
 
 
@@ -18,17 +18,12 @@ def watched_kinds(config: Config) -> tuple[str, ...]:
 
 
 def spectra_meta(config: Config, kinds: tuple[str, ...]) -> dict:
-    """meta.json of the spectra store: what was probed and how to read it."""
-    shapes = matrix_shapes(config.model)
-    ordered = sorted(kinds)  # the probe orders kinds alphabetically
-    return {
-        "metrics_version": METRIC_DEFINITIONS_VERSION,
-        "model": config.model.describe(),
-        "kinds": ordered,
-        "layers": kind_layers(config.model, ordered),
-        "shapes": {k: list(shapes[k]) for k in ordered},
-        "metrics": list(METRIC_NAMES),
-        "save_sigma": config.spectral.save_sigma,
-        "method": config.spectral.method,
-        "every": config.spectral.every,
-    }
+    """meta.json of the run's spectra store (`spectral_jax.store_meta`, the one builder): what
+    was probed, and the probe settings a resume may change."""
+    return model_store_meta(
+        config.model,
+        kinds,
+        save_sigma=config.spectral.save_sigma,
+        method=config.spectral.method,
+        every=config.spectral.every,
+    )

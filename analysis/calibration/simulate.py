@@ -26,7 +26,9 @@ import pandas as pd
 import yaml
 
 from spectral_jax.metrics import METRIC_NAMES
+from spectral_jax.run_layout import CONFIG_FILE, SPECTRA, TRAINING_LOG
 from spectral_jax.store import SpectraWriter
+from spectral_jax.store_meta import store_meta
 
 STEPS = np.arange(0, 4001, 50)
 WIDTH = 16  # singular values per matrix in written stores
@@ -188,15 +190,12 @@ def write_store(
         k: sorted(int(v) for v in tidy.loc[tidy["kind"] == k, "layer"].unique()) for k in kinds
     }
     n_layers = max(len(v) for v in layers.values())
-    meta = {
-        "metrics_version": 1,
-        "model": model or {"family": "simulated", "layers": n_layers},
-        "kinds": kinds,
-        "layers": layers,
-        "shapes": {k: [WIDTH, WIDTH + 8] for k in kinds},
-        "metrics": list(METRIC_NAMES),
-        "save_sigma": save_sigma,
-    }
+    meta = store_meta(
+        model=model or {"family": "simulated", "layers": n_layers},
+        layers=layers,
+        shapes={k: [WIDTH, WIDTH + 8] for k in kinds},
+        save_sigma=save_sigma,
+    )
     writer = SpectraWriter(path, meta)
     for step, rows in tidy.sort_values(["step", "kind", "layer"]).groupby("step", sort=True):
         entry: dict[str, dict] = {"metrics": {m: {} for m in METRIC_NAMES}}
@@ -226,11 +225,11 @@ def write_run(
     run_dir.mkdir(parents=True, exist_ok=True)
     config = config or {"model": {"n_layers": n_layers, "d_model": 16}, "run": {"seed": 0}}
     config.setdefault("run", {})["dir"] = str(run_dir)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
-    write_store(tidy, run_dir / "spectra", save_sigma=save_sigma)
+    (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(config))
+    write_store(tidy, run_dir / SPECTRA, save_sigma=save_sigma)
     if losses:
         last = int(tidy["step"].max())
-        with (run_dir / "metrics.jsonl").open("w") as f:
+        with (run_dir / TRAINING_LOG).open("w") as f:
             for s in range(10, last + 1, 10):
                 loss = 5.0 * np.exp(-s / 2000) + 1
                 f.write(json.dumps({"step": s, "loss": loss, "lr": 1e-3}) + "\n")

@@ -26,20 +26,15 @@ from typing import Any
 import jax
 import yaml
 
-from spectral_jax.matrices import (
-    available_kinds,
-    default_kinds,
-    kind_layers,
-    matrix_shapes,
-    named_matrices,
-)
-from spectral_jax.metrics import METRIC_DEFINITIONS_VERSION, METRIC_NAMES
+from spectral_jax.matrices import available_kinds, default_kinds, named_matrices
 from spectral_jax.model import Transformer
 from spectral_jax.model_config import ModelConfig
 from spectral_jax.paths import user_path
 from spectral_jax.pretrained import PretrainedError, describe_source, load_pretrained
 from spectral_jax.probe import probe
-from spectral_jax.store import SpectraStore, SpectraWriter
+from spectral_jax.run_layout import CONFIG_FILE, SPECTRA
+from spectral_jax.store import SpectraStore, SpectraWriter, is_store
+from spectral_jax.store_meta import model_store_meta
 
 _STEP = re.compile(r"^step(\d+)$")
 
@@ -78,19 +73,16 @@ def resolve_kinds(cfg: ModelConfig, kinds: Sequence[str] | None) -> tuple[str, .
 def store_meta(
     cfg: ModelConfig, family: str, kinds: tuple[str, ...], method: str, source: dict[str, Any]
 ) -> dict[str, Any]:
-    """meta.json of a checkpoint's spectra store: the trainer's layout, plus `source`."""
-    shapes = matrix_shapes(cfg)
-    return {
-        "metrics_version": METRIC_DEFINITIONS_VERSION,
-        "model": {**cfg.describe(), "family": family},
-        "kinds": list(kinds),
-        "layers": kind_layers(cfg, kinds),
-        "shapes": {k: list(shapes[k]) for k in kinds},
-        "metrics": list(METRIC_NAMES),
-        "save_sigma": True,
-        "method": method,
-        "source": source,
-    }
+    """meta.json of a checkpoint's spectra store (`spectral_jax.store_meta`, the trainer's
+    builder), its model named by `family`, plus `source`."""
+    return model_store_meta(
+        cfg,
+        kinds,
+        save_sigma=True,
+        model={**cfg.describe(), "family": family},
+        method=method,
+        source=source,
+    )
 
 
 def probe_checkpoint(model: Transformer, kinds: tuple[str, ...], method: str) -> dict:
@@ -102,7 +94,7 @@ def write_config(directory: Path, cfg: ModelConfig, source: dict[str, Any]) -> N
     """`config.yaml` beside the store: the model section a run would have, and the source."""
     directory.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump({"model": cfg.model_dump(mode="json"), "pretrained": source})
-    (directory / "config.yaml").write_text(text)
+    (directory / CONFIG_FILE).write_text(text)
 
 
 def write_csv(store_path: Path, csv_path: Path, source: str) -> None:
@@ -136,8 +128,8 @@ def analyse_pretrained(
         directory = user_path(out) / name
         info = describe_source(source, revision)
         step = step_of(revision) or 0
-        store_path = directory / "spectra"
-        done = (store_path / "meta.json").is_file() and step in SpectraStore(store_path).steps()
+        store_path = directory / SPECTRA
+        done = is_store(store_path) and step in SpectraStore(store_path).steps()
         if done:
             log(f"{source}: {store_path} already holds step {step}; not probed again")
         else:

@@ -33,7 +33,8 @@ from analysis.checkpoints.pretrained_spectra import (
 )
 from spectral_jax.paths import user_path
 from spectral_jax.pretrained import describe_source, load_pretrained
-from spectral_jax.store import SpectraStore, SpectraWriter
+from spectral_jax.run_layout import CHECKPOINTS, SPECTRA
+from spectral_jax.store import SpectraStore, SpectraWriter, is_store
 
 _STEP_DIR = re.compile(r"^(?:step|checkpoint-)(\d+)$")
 
@@ -88,7 +89,7 @@ def _local_points(path: Path) -> list[SeriesPoint]:
         if match and child.is_dir() and (child / "config.json").is_file():
             points.append(SeriesPoint(int(match.group(1)), str(path), child.name))
     if not points:
-        if (path / "checkpoints").is_dir() or (path / "spectra").is_dir():
+        if (path / CHECKPOINTS).is_dir() or (path / SPECTRA).is_dir():
             raise CheckpointSpectraError(
                 f"{path} is a spectral-jax run: a series over its own Orbax checkpoints is not "
                 "supported (a run probed while training has its spectra in RUN/spectra)"
@@ -112,8 +113,8 @@ def analyse_series(
     """Probe every checkpoint of the series not yet in `out/spectra`; returns `out`."""
     out = user_path(out)
     points = series_points(source, revisions)
-    store_path = out / "spectra"
-    done = set(SpectraStore(store_path).steps()) if (store_path / "meta.json").is_file() else set()
+    store_path = out / SPECTRA
+    done = set(SpectraStore(store_path).steps()) if is_store(store_path) else set()
     todo = [p for p in points if p.step not in done]
     if len(todo) < len(points):
         log(f"{store_path}: {len(points) - len(todo)} of {len(points)} steps already written")

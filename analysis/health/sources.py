@@ -31,7 +31,8 @@ from analysis.run import RunError, load_run
 from spectral_jax.matrices import kind_layers
 from spectral_jax.paths import looks_local, user_path
 from spectral_jax.pretrained import load_pretrained
-from spectral_jax.store import SpectraStore
+from spectral_jax.run_layout import CHECKPOINTS, SPECTRA
+from spectral_jax.store import SpectraStore, is_store
 
 HISTORY_RULES = ("rank_collapse", "sigma_growth")
 
@@ -66,17 +67,17 @@ def judge(
     """Evaluate the health rules on `source` (see the module docstring)."""
     overrides = overrides or {}
     path = user_path(source)
-    if path.is_dir() and (path / "spectra" / "meta.json").is_file():
+    if path.is_dir() and is_store(path / SPECTRA):
         run = load_run(path)
         timeline = run_timeline(run, health_config(run.config, overrides))
         return Judged(source=source, kind="run", timeline=timeline, layers=run.meta["layers"])
-    if path.is_dir() and (path / "meta.json").is_file():
+    if path.is_dir() and is_store(path):
         store = SpectraStore(path)
         timeline = evaluate(
             store_snapshots(store), store.meta["layers"], health_config(None, overrides)
         )
         return Judged(source=source, kind="store", timeline=timeline, layers=store.meta["layers"])
-    if path.is_dir() and (path / "checkpoints").is_dir():
+    if path.is_dir() and (path / CHECKPOINTS).is_dir():
         raise RunError(
             f"{path} has no spectra store (spectra/meta.json): trained with spectral.every=0?"
         )

@@ -26,16 +26,18 @@ import yaml
 from flax import nnx
 from pydantic import ValidationError
 
+from spectral_jax.documents import VAL_FRACTION
 from spectral_jax.model import Transformer
 from spectral_jax.model_config import ModelConfig
 from spectral_jax.paths import user_path
-
-# The trainer's run layout (train/run_dir.py) and its data.val_fraction default; duplicated
-# here because analysis never imports the trainer.
-RUN_CONFIG = "config.yaml"
-RUN_CHECKPOINTS = "checkpoints"
-RUN_TOKENIZER = "tokenizer.json"
-DEFAULT_VAL_FRACTION = 0.05
+from spectral_jax.run_layout import (
+    CHECKPOINTS,
+    CONFIG_FILE,
+    TOKENIZER_FILE,
+    checkpoint_dir,
+    checkpoint_state,
+    checkpoint_steps,
+)
 
 
 class SourceError(ValueError):
@@ -57,7 +59,7 @@ class ModelSource:
     name: str
     tokenizer: Any = None
     byte_level: bool = False
-    val_fraction: float = DEFAULT_VAL_FRACTION
+    val_fraction: float = VAL_FRACTION
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -80,7 +82,7 @@ def load_source(
             model=source, cfg=source.cfg, name="model", info={"kind": "in-memory model"}
         )
     path = user_path(source)
-    if (path / RUN_CONFIG).is_file() and not (path / "config.json").is_file():
+    if (path / CONFIG_FILE).is_file() and not (path / "config.json").is_file():
         if revision is not None:
             raise SourceError(f"--revision applies to pretrained checkpoints, not to run {path}")
         return _load_run(path, step)
@@ -121,13 +123,13 @@ def _load_pretrained(source: str, revision: str | None, dtype: str) -> ModelSour
 
 def _load_run(path: Path, step: int | None) -> ModelSource:
     try:
-        config = yaml.safe_load((path / RUN_CONFIG).read_text()) or {}
+        config = yaml.safe_load((path / CONFIG_FILE).read_text()) or {}
     except yaml.YAMLError as err:
-        raise SourceError(f"{path / RUN_CONFIG} is not valid YAML: {err}") from None
+        raise SourceError(f"{path / CONFIG_FILE} is not valid YAML: {err}") from None
     if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
-        raise SourceError(f"{path / RUN_CONFIG} has no model: section")
+        raise SourceError(f"{path / CONFIG_FILE} has no model: section")
     pretrained = config.get("pretrained")
-    if isinstance(pretrained, dict) and not (path / RUN_CHECKPOINTS).is_dir():
+    if isinstance(pretrained, dict) and not (path / CHECKPOINTS).is_dir():
         raise SourceError(
             f"{path} holds the spectra of a pretrained checkpoint, not its weights; pass the "
             f"checkpoint itself ({pretrained.get('source')})"
@@ -137,19 +139,19 @@ def _load_run(path: Path, step: int | None) -> ModelSource:
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "model"
-        raise SourceError(f"{path / RUN_CONFIG}: model.{where}: {first['msg']}") from None
-    restored_step, params = _restore_params(path / RUN_CHECKPOINTS, step)
-    model = _model_from_params(cfg, params, path / RUN_CHECKPOINTS / str(restored_step))
+        raise SourceError(f"{path / CONFIG_FILE}: model.{where}: {first['msg']}") from None
+    restored_step, params = _restore_params(path / CHECKPOINTS, step)
+    model = _model_from_params(cfg, params, checkpoint_dir(path / CHECKPOINTS, restored_step))
     data = config.get("data") if isinstance(config.get("data"), dict) else {}
     tokenizer = None
-    if (path / RUN_TOKENIZER).is_file():
+    if (path / TOKENIZER_FILE).is_file():
         from tokenizers import Tokenizer
 
         try:
-            tokenizer = Tokenizer.from_file(str(path / RUN_TOKENIZER))
+            tokenizer = Tokenizer.from_file(str(path / TOKENIZER_FILE))
         except Exception as err:
             raise SourceError(
-                f"{path / RUN_TOKENIZER} is not a readable tokenizer ({err})"
+                f"{path / TOKENIZER_FILE} is not a readable tokenizer ({err})"
             ) from None
     info = {
         "kind": "run",
@@ -163,17 +165,8 @@ def _load_run(path: Path, step: int | None) -> ModelSource:
         name=path.resolve().name,
         tokenizer=tokenizer,
         byte_level=data.get("tokenizer") == "byte" and tokenizer is None,
-        val_fraction=float(data.get("val_fraction", DEFAULT_VAL_FRACTION)),
+        val_fraction=float(data.get("val_fraction", VAL_FRACTION)),
         info=info,
-    )
-
-
-def checkpoint_steps(directory: Path) -> list[int]:
-    """Steps of the committed checkpoints in a run's `checkpoints/`, ascending."""
-    if not directory.is_dir():
-        return []
-    return sorted(
-        int(p.name) for p in directory.iterdir() if p.name.isdigit() and (p / "state").is_dir()
     )
 
 
@@ -186,11 +179,11 @@ def _restore_params(directory: Path, step: int | None) -> tuple[int, dict]:
     if step is not None:
         if step not in steps:
             raise SourceError(f"{directory} has no checkpoint at step {step} (it has {steps})")
-        return step, _read_params(directory / str(step) / "state")
+        return step, _read_params(checkpoint_state(directory, step))
     errors = []
     for candidate in reversed(steps):
         try:
-            return candidate, _read_params(directory / str(candidate) / "state")
+            return candidate, _read_params(checkpoint_state(directory, candidate))
         except SourceError as err:
             errors.append(err)
             logging.getLogger(__name__).warning("%s; trying an older checkpoint", err)

@@ -19,6 +19,7 @@ import yaml
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
+from spectral_jax.run_layout import CONFIG_FILE, REPORT, SPECTRA
 from spectral_jax.store import SpectraStore
 
 ESD_KINDS = ("q", "v", "mlp_in", "mlp_out")  # preferred for the ESD panels, when probed
@@ -110,17 +111,17 @@ def kind_summary(frame: pd.DataFrame) -> pd.DataFrame:
 def write_checkpoint_report(directory: str | Path, dpi: int = 90) -> Path:
     """Write `directory/report/` for the last step of `directory/spectra`; returns its path."""
     directory = Path(directory)
-    store = SpectraStore(directory / "spectra")
+    store = SpectraStore(directory / SPECTRA)
     step = store.steps()[-1]
     frame = store.metrics_frame()
     frame = frame[frame["step"] == step]
-    out = directory / "report"
+    out = directory / REPORT
     out.mkdir(parents=True, exist_ok=True)
     depth_figure(frame).savefig(out / "depth.png", dpi=dpi)
     esd_figure(store, frame, step).savefig(out / "esd.png", dpi=dpi)
     summary = kind_summary(frame)
     summary.to_csv(out / "summary.csv", index=False)
-    config_path = directory / "config.yaml"
+    config_path = directory / CONFIG_FILE
     config = yaml.safe_load(config_path.read_text()) if config_path.is_file() else {}
     source = (config or {}).get("pretrained") or store.meta.get("source") or {}
     (out / "index.html").write_text(_html(directory.name, step, source, summary))

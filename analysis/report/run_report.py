@@ -31,6 +31,7 @@ from analysis.report.html import page
 from analysis.results import to_jsonable
 from analysis.run import QK_KINDS, Run, load_run
 from spectral_jax.paths import user_path
+from spectral_jax.run_layout import REPORT
 
 SECTIONS = ("wave", "alpha_profile", "asymmetry", "two_timescale")
 
@@ -183,7 +184,7 @@ def write_report(
     if out is None:
         if first.path is None:
             raise ValueError("an in-memory run needs an explicit output directory")
-        out = first.path / "report"
+        out = first.path / REPORT
     out = user_path(out)
     out.mkdir(parents=True, exist_ok=True)
     results, summary = analyse(first, metric=metric, kinds=kinds)
