@@ -9,7 +9,6 @@ the files' names, sizes and mtimes, the split and the vocabulary size; writes ar
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -19,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from spectral_jax import documents
+from spectral_jax import documents, text
 from spectral_jax.documents import split_document
+from spectral_jax.text import encode_bytes, encode_documents
 from train.config import DataConfig
-from train.tokenizer import encode_bytes, encode_documents, train_bpe
+from train.tokenizer import train_bpe
 
 CACHE_VERSION = 2
 
@@ -52,27 +52,17 @@ def text_files(path: str | None) -> list[Path]:
     """The user's UTF-8 files: one file, every *.txt in a directory, or a glob."""
     if not path:
         raise CorpusError("data.corpus=text needs data.path (a file, a directory or a glob)")
-    target = Path(path).expanduser()
-    if target.is_file():
-        return [target]
-    if target.is_dir():
-        files = sorted(target.rglob("*.txt"))
-        if not files:
-            raise CorpusError(f"data.path {target} holds no *.txt files")
-        return files
-    files = sorted(Path(p) for p in glob.glob(str(target), recursive=True) if Path(p).is_file())
-    if not files:
-        raise CorpusError(f"data.path {path} matches no files")
-    return files
+    try:
+        return text.find_text_files(path)
+    except text.TextError as err:
+        raise CorpusError(f"data.path {err}") from None
 
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise CorpusError(f"{path} is not UTF-8 text (byte {err.start})") from None
-    except OSError as err:
-        raise CorpusError(f"cannot read {path}: {err.strerror}") from None
+        return text.read_text(path)
+    except text.TextError as err:
+        raise CorpusError(str(err)) from None
 
 
 def _cache_root(data: DataConfig) -> Path:
@@ -116,7 +106,11 @@ def _tokenize_files(name: str, files: list[Path], data: DataConfig, vocab_size: 
     train_docs, val_docs = [h[0] for h in halves], [h[1] for h in halves]
     try:
         if data.tokenizer == "byte":
-            train, val = encode_bytes(train_docs, vocab_size), encode_bytes(val_docs, vocab_size)
+            if vocab_size < 256:
+                raise ValueError(
+                    f"data.tokenizer=byte needs model.vocab_size >= 256 (got {vocab_size})"
+                )
+            train, val = encode_bytes(train_docs), encode_bytes(val_docs)
         else:
             tokenizer = train_bpe(train_docs, vocab_size)
             train, val = (

@@ -1,13 +1,17 @@
-"""Tokenisers: byte-level BPE (trained with `tokenizers` on the training split) or raw bytes."""
+"""The trainer's BPE: GPT-2-style byte level, trained with `tokenizers` on the training split.
+Encoding documents (with `<|endoftext|>` between them) or raw bytes is `spectral_jax.text`,
+shared with the analysis."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
-import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-END_OF_TEXT = "<|endoftext|>"
+from spectral_jax.text import END_OF_TEXT
+
+__all__ = ["END_OF_TEXT", "MIN_BPE_VOCAB", "train_bpe"]
+
 MIN_BPE_VOCAB = 257  # 256 byte symbols + the end-of-text token
 
 
@@ -29,21 +33,3 @@ def train_bpe(texts: Iterable[str], vocab_size: int) -> Tokenizer:
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer
-
-
-def encode_documents(tokenizer: Tokenizer, documents: Sequence[str]) -> np.ndarray:
-    """Concatenate documents' BPE ids, each followed by `<|endoftext|>`."""
-    eot = tokenizer.token_to_id(END_OF_TEXT)
-    parts: list[np.ndarray] = []
-    for encoding in tokenizer.encode_batch(list(documents)):
-        parts.append(np.asarray(encoding.ids, dtype=np.int32))
-        parts.append(np.asarray([eot], dtype=np.int32))
-    return np.concatenate(parts) if parts else np.zeros(0, np.int32)
-
-
-def encode_bytes(documents: Sequence[str], vocab_size: int) -> np.ndarray:
-    """Raw UTF-8 bytes as token ids (vocabulary 256)."""
-    if vocab_size < 256:
-        raise ValueError(f"data.tokenizer=byte needs model.vocab_size >= 256 (got {vocab_size})")
-    joined = "".join(documents).encode("utf-8")
-    return np.frombuffer(joined, dtype=np.uint8).astype(np.int32)

@@ -12,7 +12,8 @@ Data specs:
   held-out tail of each text (the trainer's validation split, `data.val_fraction` of a run,
   else 5%), tokenised with the model's own tokenizer (the run's BPE, raw bytes for a
   byte-level run, or the checkpoint's `tokenizer.json`);
-- `text:PATH`: a UTF-8 file, or every `*.txt` under a directory, tokenised the same way;
+- `text:PATH`: a UTF-8 file, every `*.txt` under a directory, or a glob (as the trainer's
+  `data.path`), tokenised the same way;
 - `tokens:PATH.bin`: flat uint16 token ids (nanoGPT's `.bin` layout), read memory-mapped;
 - `synthetic`: uniform random ids below the vocabulary size (seeded); it needs no tokenizer,
   but a trained model has learned nothing about it, so use it for plumbing, not for science.
@@ -27,13 +28,12 @@ from typing import Any
 import numpy as np
 
 from analysis.importance.model_source import ModelSource
-from spectral_jax import documents
+from spectral_jax import documents, text
 from spectral_jax.documents import split_document
 
 DEFAULT_TOKENS = 16_384
 DEFAULT_SEQ_LEN = 256
 MIN_SEQUENCES = 4  # two per half
-END_OF_TEXT = "<|endoftext|>"
 
 
 _DESCRIPTIONS = {
@@ -145,43 +145,30 @@ def _held_out(files: list[Path], val_fraction: float) -> list[str]:
 
 
 def _text_files(path: str) -> list[Path]:
-    target = Path(path).expanduser()
-    if target.is_file():
-        return [target]
-    if target.is_dir():
-        files = sorted(target.rglob("*.txt"))
-        if files:
-            return files
-        raise DataError(f"--data text:{path}: the directory holds no *.txt files")
-    raise DataError(f"--data text:{path}: no such file or directory")
+    try:
+        return text.find_text_files(path)
+    except text.TextError as err:
+        raise DataError(f"--data text:{path}: {err}") from None
 
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path} is not UTF-8 text (byte {err.start})") from None
-    except OSError as err:
-        raise DataError(f"cannot read {path}: {err.strerror}") from None
+        return text.read_text(path)
+    except text.TextError as err:
+        raise DataError(str(err)) from None
 
 
 def _encode(source: ModelSource, documents: list[str], data: str) -> np.ndarray:
-    """Token ids of the documents with the model's tokenizer, `<|endoftext|>` after each one
-    when the tokenizer has it (as the trainer and GPT-2/Pythia pretraining concatenate)."""
+    """Token ids of the documents with the model's tokenizer, as the trainer encodes them
+    (`spectral_jax.text`: `<|endoftext|>` after each one when the tokenizer has it)."""
     if source.byte_level:
-        return np.frombuffer("".join(documents).encode("utf-8"), np.uint8).astype(np.int64)
+        return text.encode_bytes(documents)
     if source.tokenizer is None:
         raise DataError(
             f"--data {data} needs the model's tokenizer, and {source.name} has none (no "
             "tokenizer.json); use --data tokens:PATH.bin with ids of its vocabulary, or synthetic"
         )
-    eot = source.tokenizer.token_to_id(END_OF_TEXT)
-    parts = []
-    for encoding in source.tokenizer.encode_batch(documents):
-        parts.append(np.asarray(encoding.ids, np.int64))
-        if eot is not None:
-            parts.append(np.asarray([eot], np.int64))
-    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    return text.encode_documents(source.tokenizer, documents)
 
 
 def _token_file(path: str) -> np.ndarray:
