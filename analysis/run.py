@@ -20,7 +20,8 @@ import pandas as pd
 import yaml
 
 from spectral_jax.paths import user_path
-from spectral_jax.store import SpectraStore, StoreError
+from spectral_jax.run_layout import CONFIG_FILE, SPECTRA, TRAINING_LOG
+from spectral_jax.store import SpectraStore, StoreError, is_store
 
 # Kinds compared by the Q/K–V asymmetry analysis.
 QK_KINDS = ("q", "k")
@@ -166,9 +167,9 @@ def load_run(run: Run | str | Path) -> Run:
     path = user_path(run)
     if not path.exists():
         raise RunError(f"no run directory at {path}")
-    if (path / "spectra" / "meta.json").is_file():
-        store_path, run_dir = path / "spectra", path
-    elif (path / "meta.json").is_file():  # a store given directly
+    if is_store(path / SPECTRA):
+        store_path, run_dir = path / SPECTRA, path
+    elif is_store(path):  # a store given directly
         store_path, run_dir = path, path.parent
     else:
         raise RunError(f"{path} holds no spectra store (no spectra/meta.json)")
@@ -177,8 +178,8 @@ def load_run(run: Run | str | Path) -> Run:
         frame = store.metrics_frame()
     except StoreError as err:
         raise RunError(str(err)) from None
-    config = _read_config(run_dir / "config.yaml")
-    log = _read_log(run_dir / "metrics.jsonl")
+    config = _read_config(run_dir / CONFIG_FILE)
+    log = _read_log(run_dir / TRAINING_LOG)
     n_layers = _n_layers(config, store.meta, frame)
     return Run(
         path=run_dir,

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from spectral_jax.documents import VAL_FRACTION
 from spectral_jax.health_config import HealthConfig
 from spectral_jax.matrices import available_kinds
 from spectral_jax.model_config import ModelConfig
@@ -37,7 +38,7 @@ class DataConfig(_Section):
     val_path: str | None = None  # tokens: an optional separate validation .bin
     token_dtype: Literal["uint16", "uint32"] = "uint16"  # tokens corpus only
     tokenizer: Literal["bpe", "byte"] = "bpe"  # text corpora; the vocab size is model.vocab_size
-    val_fraction: float = Field(0.05, gt=0.0, lt=0.5)
+    val_fraction: float = Field(VAL_FRACTION, gt=0.0, lt=0.5)
     cache_dir: str | None = None  # where trained tokenizers and token arrays are cached
     synthetic_tokens: int = Field(200_000, gt=0)  # synthetic corpus length
 

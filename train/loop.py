@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from spectral_jax.model import flops_per_token
+from spectral_jax.run_layout import CHECKPOINTS, TOKENIZER_FILE
 from train import memory
 from train.checkpoint import Checkpointer
 from train.config import Config
@@ -26,7 +27,7 @@ from train.monitor import DisabledMonitor, SpectralMonitor
 from train.optim import make_optimizer
 from train.progress import Progress
 from train.rewind import rewind
-from train.run_dir import CHECKPOINTS, TOKENIZER_FILE, open_run_dir
+from train.run_dir import open_run_dir
 from train.sharding import state_shardings
 from train.step import create_state, make_eval_step, make_train_step
 from train.throughput import mfu

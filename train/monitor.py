@@ -26,11 +26,11 @@ from spectral_jax.health import HealthEvent
 from spectral_jax.host_blas import single_threaded_blas
 from spectral_jax.matrices import matrix_shapes, named_matrices
 from spectral_jax.probe import probe, splits_over
-from spectral_jax.store import SpectraStore, SpectraWriter, check_appendable
+from spectral_jax.run_layout import SPECTRA, TENSORBOARD
+from spectral_jax.store import SpectraStore, SpectraWriter, check_appendable, is_store
 from train.config import Config
 from train.health_watch import HealthWatch
 from train.mesh import replicated
-from train.run_dir import SPECTRA, TENSORBOARD
 from train.spectra_meta import spectra_meta, watched_kinds
 from train.spectra_sink import SpectraSink
 from train.spectral_tb import SpectralTensorBoard
@@ -100,7 +100,7 @@ class SpectralMonitor:
         self._resources.enter_context(single_threaded_blas())
         if not self.is_primary:
             return self
-        kept = SpectraStore(self.store_path) if (self.store_path / "meta.json").exists() else None
+        kept = SpectraStore(self.store_path) if is_store(self.store_path) else None
         kept_steps = kept.steps() if kept else []
         first = step if self.is_probe_step(step) and step not in kept_steps else step + 1
         writer = SpectraWriter(self.store_path, self.meta, from_step=first)

@@ -13,30 +13,10 @@ from pathlib import Path
 
 import yaml
 
-from spectral_jax.run_layout import (
-    CHECKPOINTS,
-    CONFIG_FILE,
-    LOCK_FILE,
-    SPECTRA,
-    TENSORBOARD,
-    TOKENIZER_FILE,
-    TRAINING_LOG,
-)
+from spectral_jax.run_layout import CONFIG_FILE, LOCK_FILE
 from train.config import Config, diff_configs, save_config
 
-__all__ = [  # with the layout's names, which train modules also import from here
-    "CHECKPOINTS",
-    "CONFIG_FILE",
-    "LOCK_FILE",
-    "RESUME_SAFE_KEYS",
-    "SPECTRA",
-    "TENSORBOARD",
-    "TOKENIZER_FILE",
-    "TRAINING_LOG",
-    "RunDirBusyError",
-    "RunDirError",
-    "open_run_dir",
-]
+__all__ = ["RESUME_SAFE_KEYS", "RunDirBusyError", "RunDirError", "open_run_dir"]
 
 # Keys that may change between a run and its resumption without changing its maths.
 # The mesh only lays the same state out differently: a checkpoint restores onto any mesh shape.

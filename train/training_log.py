@@ -14,7 +14,7 @@ from typing import Any
 
 from tensorboardX.proto.summary_pb2 import Summary
 
-from train.run_dir import TENSORBOARD, TRAINING_LOG
+from spectral_jax.run_layout import TENSORBOARD, TRAINING_LOG
 from train.tb_writer import EventWriter
 
 
