@@ -1,5 +1,7 @@
-"""The shipped configs: every YAML under configs/ validates, and configs/PARAMS.md states each
-one's exact parameter count (recomputed from shapes with `nnx.eval_shape`, nothing allocated)."""
+"""The shipped configs: every trainer YAML under configs/ validates, every study plan
+(configs/study/, the files with a `base:` key) loads, and configs/PARAMS.md states each trainer
+config's exact parameter count (recomputed from shapes with `nnx.eval_shape`, nothing
+allocated)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from flax import nnx
 
 from spectral_jax.model import Transformer, count_params, embedding_params
@@ -14,7 +17,10 @@ from train.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs"
-YAMLS = sorted(CONFIGS.rglob("*.yaml"))
+PLANS = sorted(
+    p for p in CONFIGS.rglob("*.yaml") if "base" in (yaml.safe_load(p.read_text()) or {})
+)
+YAMLS = sorted(set(CONFIGS.rglob("*.yaml")) - set(PLANS))
 
 # | `configs/x.yaml` | n_layers | d_model | heads | d_ff | vocab | total | non-embedding |
 ROW = re.compile(r"^\|\s*`?(?P<config>[^|`]+?)`?\s*\|(?P<cells>(?:[^|]*\|){7})\s*$")
@@ -61,6 +67,14 @@ def test_configs_exist() -> None:
 def test_config_loads(path: Path) -> None:
     cfg = load_config(path)
     assert cfg.train.seq_len <= cfg.model.max_seq_len
+
+
+@pytest.mark.parametrize("path", PLANS, ids=_rel)
+def test_study_plan_loads_and_its_runs_validate(path: Path) -> None:
+    from scripts.study.plan import load_plan
+
+    plan = load_plan(str(path))
+    assert load_config(plan.base).train.steps > 0
 
 
 def test_params_md_lists_every_config() -> None:
