@@ -59,6 +59,10 @@ class Rate:
         """Is the rate significantly above p (one-sided binomial test at `alpha`)?"""
         return bool(sps.binomtest(self.hits, self.n, p, alternative="greater").pvalue < alpha)
 
+    def below(self, p: float, alpha: float = 0.01) -> bool:
+        """Is the rate significantly below p (one-sided binomial test at `alpha`)?"""
+        return bool(sps.binomtest(self.hits, self.n, p, alternative="less").pvalue < alpha)
+
     def differs(self, p: float, alpha: float = 0.01) -> bool:
         """Is the rate significantly different from p (two-sided binomial test at `alpha`)?"""
         return bool(sps.binomtest(self.hits, self.n, p).pvalue < alpha)

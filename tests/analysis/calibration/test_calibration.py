@@ -114,11 +114,13 @@ def test_vertex_shift() -> None:
 
 @pytest.mark.slow
 def test_full_calibration_grid() -> None:
-    from analysis.calibration.grid import grid_rows, worst
+    """Every row's worst cell over layer correlation ≤ 0.7 and AR(1) ≤ 0.9, re-measured with
+    fresh runs: false positives not above 5%, coverage not below 90% (binomial tests at 1%)."""
+    from analysis.calibration.grid import confirm, grid_rows, worst
 
-    rows = grid_rows(n=200)
-    for row in worst(rows):
-        if row.kind == "false positives" and row.checked:
+    picked = [r for r in worst(grid_rows(n=200)) if r.kind != "power"]
+    for row in confirm(picked, n=1000):
+        if row.kind == "false positives":
             assert row.rate.refused or not row.rate.above(0.05), row
-        elif row.kind == "coverage" and row.checked:
-            assert row.rate.rate >= 0.9, row
+        else:
+            assert not row.rate.below(0.90), row
