@@ -80,15 +80,19 @@ def print_worst(rows: list[Row], confirm_n: int, seed: int) -> None:
 
 def print_persistence(rows: list[Row]) -> None:
     """Per depth and α noise: persistent at the boundary (false positives) and at half of it."""
-    ars = sorted({r.cell.ar for r in rows})
-    heads = [f"{what}, AR {ar:g}" for ar in ars for what in ("drift = tol", "drift = tol/2")]
+    noises = list(dict.fromkeys((r.cell.ar, r.cell.layer_corr) for r in rows))
+    heads = [
+        f"{what}, AR {ar:g}, ρ_L {corr:g}"
+        for ar, corr in noises
+        for what in ("drift = tol", "drift = tol/2")
+    ]
     print("| L | α noise | " + " | ".join(heads) + " |")
     print("|---" * (2 + len(heads)) + "|")
-    keyed = {(r.depth, r.cell.alpha, r.cell.ar, r.kind): r for r in rows}
+    keyed = {(r.depth, r.cell.alpha, r.cell.ar, r.cell.layer_corr, r.kind): r for r in rows}
     for depth, sd in dict.fromkeys((r.depth, r.cell.alpha) for r in rows):
         text = [
-            str(keyed[(depth, sd, ar, kind)].rate)
-            for ar in ars
+            str(keyed[(depth, sd, ar, corr, kind)].rate)
+            for ar, corr in noises
             for kind in ("false positives", "power")
         ]
         print(f"| {depth} | {sd:g} | " + " | ".join(text) + " |")
@@ -132,7 +136,7 @@ def main() -> None:
     print("is shown in the grid but not part of this table)\n")
     print_worst(rows, args.confirm, args.seed)
     persistence = persistence_rows(max(args.n, 500), args.seed, depths=depths)
-    print("\npersistence (tolerance 0.2; AR(1) 0.5 and 0.9 in time)\n")
+    print("\npersistence (tolerance 0.2)\n")
     print_persistence(persistence)
     if not args.quick:
         print("\ntests across seeds, 12 layers (independent noise; correlated 0.7, AR(1) 0.9)\n")

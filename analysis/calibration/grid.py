@@ -27,7 +27,7 @@ LAYER_CORR = (0.0, 0.3, 0.5, 0.7)
 AR = (0.0, 0.5, 0.9)
 SWEEP = (4, 8, 12, 16, 24, 36)
 ALPHA_NOISE = (0.02, 0.05, 0.1, 0.2)  # persistence
-PERSISTENCE_AR = (0.5, 0.9)
+PERSISTENCE_NOISE = ((0.5, 0.0), (0.9, 0.0), (0.5, 0.7))  # (AR(1) in time, layer correlation)
 TOL = 0.2
 
 
@@ -274,8 +274,8 @@ def confirm(rows: Iterable[Row], n: int = 2000, seed: int = 1) -> list[Row]:
 def persistence_rows(n: int = 1000, seed: int = 0, depths: Iterable[int] = DEPTHS) -> list[Row]:
     """The persistence test at its boundary (drift = tol) and at half of it, per α noise."""
     rows = []
-    for depth, sd, ar in itertools.product(depths, ALPHA_NOISE, PERSISTENCE_AR):
-        cell = Cell(alpha=sd, ar=ar)
+    for depth, sd, (ar, corr) in itertools.product(depths, ALPHA_NOISE, PERSISTENCE_NOISE):
+        cell = Cell(alpha=sd, ar=ar, layer_corr=corr)
         for drift, kind in ((TOL, "false positives"), (TOL / 2, "power")):
             rate = prof.persistence_rate(
                 depth,
