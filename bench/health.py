@@ -27,7 +27,7 @@ from spectral_jax.health import HealthConfig, HealthEvaluator
 from spectral_jax.metrics import METRIC_NAMES
 from spectral_jax.store import SpectraStore, SpectraWriter
 from train.health_watch import HealthWatch
-from train.tb_writer import EventWriter
+from train.tensorboard import EventWriter
 
 KINDS = ("k", "mlp_in", "mlp_out", "o", "q", "v")
 SHAPES = {"demo": (4, 128), "custom_285m": (20, 1024)}

@@ -13,10 +13,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tensorboardX.proto.summary_pb2 import Summary
-
 from spectral_jax.health import HealthConfig, HealthEvaluator, HealthEvent
-from train.tb_writer import EventWriter
+from train.tensorboard import EventWriter
 
 log = logging.getLogger("spectral_jax.train")
 COUNT_TAG = "health/{rule}"  # scalar at every snapshot: matrices the rule is in force for
@@ -54,12 +52,9 @@ class HealthWatch:
             self.record(event.row())
             if self.stop is None and event.state == "start" and event.rule in self.config.stop_on:
                 self.stop = event
-        self.events.add(
+        self.events.scalars(
             step,
-            [
-                Summary.Value(tag=COUNT_TAG.format(rule=rule), simple_value=float(count))
-                for rule, count in self.evaluator.counts().items()
-            ],
+            {COUNT_TAG.format(rule=rule): count for rule, count in self.evaluator.counts().items()},
         )
         if events:
             text = "  \n".join(f"{e.state}: {e.message}" for e in events)  # markdown breaks

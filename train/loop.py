@@ -1,4 +1,7 @@
-"""The training loop: one flat, readable loop from config to checkpoints, logs and spectra."""
+"""Training: `train(config)` opens the run directory, sets up a `Session` once (`set_up`: data,
+state, restore, monitor, rewind, logs, compiled steps) and runs the loop over it
+(`TrainingLoop.run`: step, log, probe, evaluate, checkpoint, stop on preemption or a health
+rule)."""
 
 from __future__ import annotations
 
@@ -8,16 +11,19 @@ import math
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 import jax
 import numpy as np
+from jax.sharding import Mesh
 
 from spectral_jax.model import flops_per_token
 from spectral_jax.run_layout import CHECKPOINTS, TOKENIZER_FILE
 from train import memory
+from train.callbacks import Callbacks, Schedule
 from train.checkpoint import Checkpointer
 from train.config import Config
 from train.corpora import load_corpus
@@ -95,17 +101,49 @@ def train(config: Config) -> TrainResult:
     is_primary = jax.process_index() == 0
     with contextlib.ExitStack() as stack:
         run_dir = stack.enter_context(open_run_dir(config, is_primary=is_primary))
-        return _train(config, run_dir, is_primary, stack)
+        checkpointer = stack.enter_context(
+            Checkpointer(run_dir / CHECKPOINTS, config.train.keep_checkpoints)
+        )
+        latest = checkpointer.latest_step()
+        if latest is not None and latest >= config.train.steps:  # said before any model is built
+            return TrainResult(run_dir, latest, None, None, preempted=False, already_complete=True)
+        session = set_up(config, run_dir, checkpointer, is_primary, stack)
+        return TrainingLoop(session).run()
 
 
-def _train(
-    config: Config, run_dir: Path, is_primary: bool, stack: contextlib.ExitStack
-) -> TrainResult:
+@dataclass(kw_only=True)
+class Session:
+    """What the loop runs on, set up once; its resources are closed by the `stack` of `train`."""
+
+    config: Config
+    run_dir: Path
+    mesh: Mesh
+    start: int  # 0, or the step of the restored checkpoint
+    state: dict  # the train state after `start` updates (the loop replaces it every step)
+    loader: TrainLoader
+    val_batches: list[dict]
+    train_step: Callable
+    eval_step: Callable
+    checkpointer: Checkpointer
+    monitor: SpectralMonitor | DisabledMonitor
+    callbacks: Callbacks
+    training_log: TrainingLog
+    progress: Progress
+    preemption: _Preemption
+
+
+def set_up(
+    config: Config,
+    run_dir: Path,
+    checkpointer: Checkpointer,
+    is_primary: bool,
+    stack: contextlib.ExitStack,
+) -> Session:
+    """Data, the train state (restored from the newest readable checkpoint, if any), the
+    memory report, the spectral monitor, the rewind of logs and spectra to the restored step,
+    the training log and the compiled steps. Nothing is deleted before the monitor has checked
+    that the spectra store can take this run's entries."""
     tcfg = config.train
-    checkpointer = stack.enter_context(Checkpointer(run_dir / CHECKPOINTS, tcfg.keep_checkpoints))
-    latest = checkpointer.latest_step()
-    if latest is not None and latest >= tcfg.steps:  # said before any model is built
-        return TrainResult(run_dir, latest, None, None, preempted=False, already_complete=True)
     mesh = make_mesh(config.mesh)
     corpus = load_corpus(config.data, config.model.vocab_size)
     if is_primary and corpus.tokenizer_path:  # the run keeps the tokenizer its ids mean
@@ -135,20 +173,7 @@ def _train(
     graphdef, rest, state = create_state(config.model, config.run.seed, tx, mesh)
     shardings = state_shardings(state, mesh)  # FSDP over mesh.fsdp; a restore reshards onto it
     if is_primary:
-        devices = mesh.shape[DATA_AXIS] * mesh.shape[FSDP_AXIS]
-        need = memory.estimate(
-            config.model,
-            state,
-            fsdp=mesh.shape[FSDP_AXIS],
-            sequences_per_device=max(1, tcfg.batch_size // tcfg.grad_accum // devices),
-            seq_len=tcfg.seq_len,
-        )
-        log.info(
-            "memory: %s (mesh data=%d x fsdp=%d)",
-            need.describe(),
-            mesh.shape[DATA_AXIS],
-            mesh.shape[FSDP_AXIS],
-        )
+        _log_memory(config, state, mesh)
 
     restored = checkpointer.restore_latest(state)
     start = 0
@@ -156,11 +181,12 @@ def _train(
         start, state, data_state = restored
         loader.set_state(data_state)
         log.info("resumed %s from step %d", run_dir, start)
-    monitor = (  # checks the spectra store can take this run's entries; writes nothing yet
-        SpectralMonitor(config, graphdef, rest, mesh, run_dir, is_primary)
-        if config.spectral.every
-        else DisabledMonitor()
-    )
+    callbacks = Callbacks()
+    monitor: SpectralMonitor | DisabledMonitor = DisabledMonitor()
+    if config.spectral.every:  # checks the spectra store can take this run's entries
+        probe_steps = Schedule(every=config.spectral.every, last=tcfg.steps)
+        monitor = SpectralMonitor(config, graphdef, rest, mesh, run_dir, is_primary, probe_steps)
+        callbacks.add(monitor, every=probe_steps)
     if is_primary:
         rewind(run_dir, start if restored is not None else None)
     training_log = stack.enter_context(TrainingLog(run_dir, enabled=is_primary))
@@ -178,74 +204,128 @@ def _train(
         state_sharding=shardings,
     )
     eval_step = make_eval_step(graphdef, rest, mesh, params_sharding=shardings["params"])
-    tokens_per_step = tcfg.batch_size * tcfg.seq_len
-    model_flops = flops_per_token(config.model, tcfg.seq_len)
-
-    last = tcfg.steps
-    result = TrainResult(run_dir, start, None, None, preempted=False)
     progress = Progress(
-        last, start, tokens_per_step=tokens_per_step, enabled=tcfg.progress and is_primary
+        tcfg.steps,
+        start,
+        tokens_per_step=tcfg.batch_size * tcfg.seq_len,
+        enabled=tcfg.progress and is_primary,
     )
     stack.callback(progress.close)
-    preemption = stack.enter_context(_Preemption())
-    pending: tuple[int, dict] | None = None  # metrics fetched one step late: no device stall
-    interval_start, logged_through = time.perf_counter(), start  # tokens/s since the last row
+    return Session(
+        config=config,
+        run_dir=run_dir,
+        mesh=mesh,
+        start=start,
+        state=state,
+        loader=loader,
+        val_batches=val_batches,
+        train_step=train_step,
+        eval_step=eval_step,
+        checkpointer=checkpointer,
+        monitor=monitor,
+        callbacks=callbacks,
+        training_log=training_log,
+        progress=progress,
+        preemption=stack.enter_context(_Preemption()),
+    )
 
-    def save_checkpoint(step: int) -> None:
-        # Everything before `step` on disk first: a resume rewinds to it and finds no gap.
-        monitor.wait_for_entries_before(step)
-        training_log.flush()
-        checkpointer.save(step, state, loader.get_state())
 
-    def drain(pending: tuple[int, dict]) -> None:
-        nonlocal interval_start, logged_through
-        step, device_metrics = pending
+def _log_memory(config: Config, state: dict, mesh: Mesh) -> None:
+    """The memory report (`train/memory.py`), before step 1."""
+    tcfg = config.train
+    devices = mesh.shape[DATA_AXIS] * mesh.shape[FSDP_AXIS]
+    need = memory.estimate(
+        config.model,
+        state,
+        fsdp=mesh.shape[FSDP_AXIS],
+        sequences_per_device=max(1, tcfg.batch_size // tcfg.grad_accum // devices),
+        seq_len=tcfg.seq_len,
+    )
+    log.info(
+        "memory: %s (mesh data=%d x fsdp=%d)",
+        need.describe(),
+        mesh.shape[DATA_AXIS],
+        mesh.shape[FSDP_AXIS],
+    )
+
+
+class TrainingLoop:
+    """Steps `session.start + 1` to `train.steps`, top to bottom: stop if asked to, train one
+    step, log the step before it (metrics are fetched a step late, so the device never
+    stalls), run the callbacks scheduled at this step, evaluate, checkpoint."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        tcfg = session.config.train
+        self.last = tcfg.steps
+        self.result = TrainResult(session.run_dir, session.start, None, None, preempted=False)
+        self.pending: tuple[int, dict] | None = None  # the step whose metrics are not yet read
+        self.tokens_per_step = tcfg.batch_size * tcfg.seq_len
+        self.model_flops = flops_per_token(session.config.model, tcfg.seq_len)
+        self.interval_start = time.perf_counter()  # tokens/s since the last logged row
+        self.logged_through = session.start
+
+    def run(self) -> TrainResult:
+        s, tcfg = self.s, self.s.config.train
+        s.callbacks.inside_step(s.start, s.state)
+        for step in range(s.start + 1, self.last + 1):
+            stop = s.monitor.health_stop(step - 1)  # a stop_on rule started before this probe step
+            if stop or s.preemption.requested or s.checkpointer.reached_preemption(step - 1):
+                self._stop_early(step - 1, stop)
+                break
+            batch = global_batch(next(s.loader), s.mesh)
+            s.state, metrics = s.train_step(s.state, batch)
+            self._drain()
+            self.pending = (step, metrics)
+            s.callbacks.inside_step(step, s.state)
+            if tcfg.eval_every and (step % tcfg.eval_every == 0 or step == self.last):
+                self.result.final_val_loss = evaluate(
+                    s.eval_step, s.state["params"], s.val_batches, s.mesh
+                )
+                s.training_log.log(step, {"val_loss": self.result.final_val_loss}, prefix="eval")
+            if step == self.last or (tcfg.checkpoint_every and step % tcfg.checkpoint_every == 0):
+                self._drain()  # never checkpoint a non-finite state
+                self._save_checkpoint(step)
+            self.result.final_step = step
+        self._drain()
+        if self.result.final_step == self.last and self.result.health_stop is None:
+            s.monitor.wait_for_entries_before(self.last + 1)  # judge the last snapshot too
+            self.result.health_stop = s.monitor.health_stop(self.last)
+        return self.result
+
+    def _stop_early(self, step: int, health_stop: str | None) -> None:
+        """Preempted, or stopped by a health rule, after `step`: checkpoint it and say why."""
+        self._drain()
+        if self.s.checkpointer.latest_step() != step:
+            self._save_checkpoint(step)
+        self.result.final_step, self.result.health_stop = step, health_stop
+        self.result.preempted = health_stop is None
+        why = "stopped by spectral.health.stop_on" if health_stop else "preempted"
+        log.warning("%s: saved checkpoint at step %d", why, step)
+
+    def _save_checkpoint(self, step: int) -> None:
+        """Everything before `step` on disk first: a resume rewinds to it and finds no gap."""
+        self.s.monitor.wait_for_entries_before(step)
+        self.s.training_log.flush()
+        self.s.checkpointer.save(step, self.s.state, self.s.loader.get_state())
+
+    def _drain(self) -> None:
+        """Read the pending step's metrics (stopping on a non-finite one), log them at
+        `train.log_every` and the last step, and report progress."""
+        if self.pending is None:
+            return
+        (step, device_metrics), self.pending = self.pending, None
         values = {k: float(v) for k, v in jax.device_get(device_metrics).items()}
         _check_finite(step, values)
-        result.final_loss = values["loss"]
+        self.result.final_loss = values["loss"]
         tok_s = None
-        if step % tcfg.log_every == 0 or step == last:
-            elapsed = time.perf_counter() - interval_start
-            tok_s = tokens_per_step * (step - logged_through) / max(elapsed, 1e-9)
+        if step % self.s.config.train.log_every == 0 or step == self.last:
+            elapsed = time.perf_counter() - self.interval_start
+            tok_s = self.tokens_per_step * (step - self.logged_through) / max(elapsed, 1e-9)
             values["tokens_per_s"] = tok_s
-            utilisation = mfu(tok_s, model_flops)
+            utilisation = mfu(tok_s, self.model_flops)
             if utilisation is not None:
                 values["mfu"] = utilisation
-            training_log.log(step, values)
-            interval_start, logged_through = time.perf_counter(), step
-        progress.advance(step, values["loss"], tok_s)
-
-    monitor.maybe_dispatch(start, state["params"])
-    for step in range(start + 1, last + 1):
-        stop = monitor.health_stop(step - 1)  # a stop_on rule started before this probe step
-        if stop or preemption.requested or checkpointer.reached_preemption(step - 1):
-            if pending is not None:
-                drain(pending)
-                pending = None
-            if checkpointer.latest_step() != step - 1:
-                save_checkpoint(step - 1)
-            result.final_step, result.health_stop = step - 1, stop
-            result.preempted = stop is None
-            why = "stopped by spectral.health.stop_on" if stop else "preempted"
-            log.warning("%s: saved checkpoint at step %d", why, step - 1)
-            break
-        batch = global_batch(next(loader), mesh)
-        state, metrics = train_step(state, batch)
-        if pending is not None:
-            drain(pending)
-        pending = (step, metrics)
-        monitor.maybe_dispatch(step, state["params"])
-        if tcfg.eval_every and (step % tcfg.eval_every == 0 or step == last):
-            result.final_val_loss = evaluate(eval_step, state["params"], val_batches, mesh)
-            training_log.log(step, {"val_loss": result.final_val_loss}, prefix="eval")
-        if step == last or (tcfg.checkpoint_every and step % tcfg.checkpoint_every == 0):
-            drain(pending)  # never checkpoint a non-finite state
-            pending = None
-            save_checkpoint(step)
-        result.final_step = step
-    if pending is not None:
-        drain(pending)
-    if result.final_step == last and result.health_stop is None:  # judge the last snapshot too
-        monitor.wait_for_entries_before(last + 1)
-        result.health_stop = monitor.health_stop(last)
-    return result
+            self.s.training_log.log(step, values)
+            self.interval_start, self.logged_through = time.perf_counter(), step
+        self.s.progress.advance(step, values["loss"], tok_s)

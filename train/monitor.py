@@ -1,18 +1,22 @@
-"""Spectral monitoring during training: when to probe, and dispatching the jitted probe.
+"""Spectral monitoring during training: the probe as a step callback (`train/callbacks.py`).
 
-At step 0, every `spectral.every` steps and at the last step, the loop calls `maybe_dispatch`.
-The probe is a jitted function of its own (not a branch of the train step): it merges the
-parameters into the model, lists the watched matrices, computes singular values and metrics with
-each shape group's stack divided over the mesh's devices (`probe(..., mesh=mesh)`: FSDP-sharded
-matrices reach their devices group by group, never all gathered at once), and hands them to the
-host with `jax.experimental.io_callback` (which gathers the small results once); the callback
-only enqueues them for the sink thread (`train/spectra_sink.py`). Dispatch returns at once; the loop never waits on the probe's disk
-writes, except before a checkpoint (`wait_for_entries_before`). Only process 0 writes.
+The loop registers the monitor with `spectral.every` (step 0, every N steps and the last step).
+Its device half, `inside_step`, dispatches the probe: a jitted function of its own (not a branch
+of the train step) that merges the parameters into the model, lists the watched matrices,
+computes singular values and metrics with each shape group's stack divided over the mesh's
+devices (`probe(..., mesh=mesh)`: FSDP-sharded matrices reach their devices group by group,
+never all gathered at once), and hands them to the host with `jax.experimental.io_callback`
+(which gathers the small results once); the callback only enqueues them for the sink thread
+(`train/spectra_sink.py`), which runs the host half, `on_step`: the spectra store entry, then
+spectral TensorBoard and the layer-health rules. Dispatch returns at once; the loop never waits
+on the probe's disk writes, except before a checkpoint (`wait_for_entries_before`). Only
+process 0 writes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 
 import jax
@@ -25,24 +29,29 @@ from jax.sharding import Mesh
 from spectral_jax.health import HealthEvent
 from spectral_jax.host_blas import single_threaded_blas
 from spectral_jax.matrices import matrix_shapes, named_matrices
-from spectral_jax.probe import probe, splits_over
+from spectral_jax.probe import degenerate_entries, probe, splits_over
 from spectral_jax.run_layout import SPECTRA, TENSORBOARD
 from spectral_jax.store import SpectraStore, SpectraWriter, check_appendable, is_store
+from train.callbacks import Schedule
 from train.config import Config
 from train.health_watch import HealthWatch
 from train.mesh import replicated
 from train.spectra_meta import spectra_meta, watched_kinds
 from train.spectra_sink import SpectraSink
-from train.spectral_tb import SpectralTensorBoard
+from train.tensorboard import SpectralTensorBoard
 from train.training_log import TrainingLog
+
+log = logging.getLogger("spectral_jax.train")
 
 
 class SpectralMonitor:
-    """Probes the parameters at probe steps; a context manager around the monitored loop.
+    """The probe as a step callback (`inside_step` on the device, `on_step` on the host); a
+    context manager around the monitored loop.
 
     Constructing it checks the run's spectra store can take its entries and writes nothing;
-    `start(step)` opens the sink (process 0) and holds BLAS at one thread until `close()`;
-    `health_stop(step)` says when a rule in `spectral.health.stop_on` has fired.
+    `start(step)` opens the store, TensorBoard and the sink (process 0) and holds BLAS at one
+    thread until `close()`; `health_stop(step)` says when a rule in `spectral.health.stop_on`
+    has fired. `schedule`: the probe steps, the one the loop registers it with.
     """
 
     def __init__(
@@ -53,8 +62,9 @@ class SpectralMonitor:
         mesh: Mesh,
         run_dir: Path,
         is_primary: bool,
+        schedule: Schedule,
     ) -> None:
-        self.every, self.last = config.spectral.every, config.train.steps
+        self.schedule = schedule
         self.heatmap_every = config.spectral.heatmap_every
         self.health = config.spectral.health
         kinds = watched_kinds(config)
@@ -64,6 +74,9 @@ class SpectralMonitor:
         if is_primary:
             check_appendable(self.store_path, self.meta)
         self._sink: SpectraSink | None = None
+        self._writer: SpectraWriter | None = None
+        self._tensorboard: SpectralTensorBoard | None = None
+        self._health: HealthWatch | None = None
         self._resources = contextlib.ExitStack()
         method, save_sigma = config.spectral.method, config.spectral.save_sigma
 
@@ -102,18 +115,22 @@ class SpectralMonitor:
             return self
         kept = SpectraStore(self.store_path) if is_store(self.store_path) else None
         kept_steps = kept.steps() if kept else []
-        first = step if self.is_probe_step(step) and step not in kept_steps else step + 1
-        writer = SpectraWriter(self.store_path, self.meta, from_step=first)
-        tensorboard = SpectralTensorBoard(
+        first = step if self.schedule(step) and step not in kept_steps else step + 1
+        self._writer = SpectraWriter(self.store_path, self.meta, from_step=first)
+        self._resources.callback(self._writer.close)
+        self._tensorboard = SpectralTensorBoard(
             self.tb_path, self.meta["layers"], heatmap_every=self.heatmap_every
         )
+        self._resources.callback(self._tensorboard.close)
         record = training_log.event if training_log is not None else lambda row: None
-        health = HealthWatch(self.health, self.meta["layers"], tensorboard.writer, record)
+        self._health = HealthWatch(
+            self.health, self.meta["layers"], self._tensorboard.writer, record
+        )
         for kept_step in kept_steps:
             entry = kept.load(kept_step)
-            tensorboard.remember(kept_step, entry)
-            health.replay(kept_step, entry)  # first-snapshot references, streaks: the run's
-        self._sink = SpectraSink(writer, tensorboard, self.meta["layers"], kept_steps, health)
+            self._tensorboard.remember(kept_step, entry)
+            self._health.replay(kept_step, entry)  # first-snapshot references, streaks: the run's
+        self._sink = SpectraSink(self.on_step, kept_steps)
         return self
 
     def __enter__(self) -> SpectralMonitor:
@@ -122,13 +139,9 @@ class SpectralMonitor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def is_probe_step(self, step: int) -> bool:
-        """Step 0, every `spectral.every` steps, and the last step."""
-        return step % self.every == 0 or step == self.last
-
-    def maybe_dispatch(self, step: int, params: nnx.State) -> None:
-        if self.is_probe_step(step):
-            self.dispatch(step, params)
+    def inside_step(self, step: int, state: dict) -> None:
+        """The device half, at a probe step: snapshot the parameters of `state`."""
+        self.dispatch(step, state["params"])
 
     def dispatch(self, step: int, params: nnx.State) -> None:
         """Start a snapshot of `params` at `step`; returns without waiting for it."""
@@ -138,6 +151,19 @@ class SpectralMonitor:
             params = jax.device_put(params, self._device)
         self._probe(params, jnp.asarray(step, jnp.int32))
 
+    def on_step(self, step: int, entry: dict) -> None:
+        """The host half (the sink thread): write the snapshot to the store, then TensorBoard,
+        judge it by the health rules, and flush TensorBoard with its entry (a resume keeps both
+        or neither)."""
+        bad = degenerate_entries(entry, self.meta["layers"])
+        if bad:
+            names = ", ".join(f"(layer {layer}, {kind})" for layer, kind in bad)
+            log.warning("step %d: degenerate spectra, metrics are NaN for %s", step, names)
+        self._writer.write(step, entry)
+        self._tensorboard.write(step, entry)
+        self._health.observe(step, entry)
+        self._tensorboard.flush()
+
     def health_stop(self, step: int) -> str | None:
         """The message of the rule of `spectral.health.stop_on` that started at a snapshot
         before `step`, when `step` is a probe step (None otherwise, and when none did).
@@ -146,10 +172,10 @@ class SpectralMonitor:
         where the rule fired, whatever the sink's pace. Waiting for the earlier snapshots to be
         judged rarely waits (they were dispatched a probe interval ago), and only runs with
         `stop_on` do it. Only process 0 judges snapshots; it tells the others (a broadcast)."""
-        if not self.health.stop_on or not self.is_probe_step(step):
+        if not self.health.stop_on or not self.schedule(step):
             return None
         self.wait_for_entries_before(step)
-        event: HealthEvent | None = self._sink.health_stop if self._sink is not None else None
+        event: HealthEvent | None = self._health.stop if self._health is not None else None
         if jax.process_count() == 1:
             return event.message if event is not None else None
         from jax.experimental import multihost_utils
@@ -169,7 +195,8 @@ class SpectralMonitor:
             self._sink.wait_for_entries_before(step)
 
     def close(self) -> None:
-        """Wait for every dispatched snapshot to be written, then close the sink."""
+        """Wait for every dispatched snapshot to be written, then close the sink, the store
+        and TensorBoard."""
         jax.effects_barrier()
         try:
             if self._sink is not None:
@@ -185,6 +212,12 @@ class DisabledMonitor:
     def start(self, step: int, training_log: TrainingLog | None = None) -> DisabledMonitor:
         return self
 
+    def inside_step(self, step: int, state: dict) -> None:
+        pass
+
+    def on_step(self, step: int, entry: dict) -> None:
+        pass
+
     def health_stop(self, step: int) -> str | None:
         return None
 
@@ -192,9 +225,6 @@ class DisabledMonitor:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        pass
-
-    def maybe_dispatch(self, step: int, params: nnx.State) -> None:
         pass
 
     def wait_for_entries_before(self, step: int) -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from spectral_jax.run_layout import SPECTRA, TENSORBOARD, TRAINING_LOG
 from spectral_jax.store import SpectraStore, truncate_after
-from train.spectral_tb import EVENTS_SUFFIX as SPECTRAL_EVENTS_SUFFIX
 from train.tb_events import event_files, filter_event_file
+from train.tensorboard import EVENTS_SUFFIX as SPECTRAL_EVENTS_SUFFIX
 
 log = logging.getLogger("spectral_jax.train")
 

@@ -1,27 +1,20 @@
-"""The sink thread: takes probe results off the io_callback and writes them to disk.
+"""The sink thread: the host side of the spectral monitor, off the training loop's thread.
 
-`put` only enqueues (it runs inside the io_callback, so it must not block); a niced thread
-writes each snapshot to the spectra store (Orbax) and then to spectral TensorBoard, and judges
-it by the layer-health rules (`train/health_watch.py`), so the training loop never waits on disk
-or on the rules. Process 0 only.
+`put` only enqueues (it runs inside the probe's `io_callback`, so it must not block); a niced
+thread hands each snapshot to the monitor's `on_step` (which writes the spectra store, spectral
+TensorBoard and the health rules' verdicts), so the training loop never waits on disk or on the
+rules. `expect`/`wait_for_entries_before` let the loop wait for snapshots before a checkpoint.
+Process 0 only.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from spectral_jax.health import HealthEvent
-from spectral_jax.probe import degenerate_entries
-from spectral_jax.store import SpectraWriter
-from train.health_watch import HealthWatch
-from train.spectral_tb import SpectralTensorBoard
-
-log = logging.getLogger("spectral_jax.train")
 WRITER_NICENESS = 10
 WRITE_TIMEOUT_S = 600.0
 
@@ -34,23 +27,17 @@ def _lower_thread_priority() -> None:
 
 
 class SpectraSink:
-    """Owns the spectra writer and spectral TensorBoard; writes snapshots in a thread.
+    """Runs `on_step(step, entry)` for every snapshot put, in a thread, in order.
 
     `already_written`: steps the store holds from before a restart. A snapshot recomputed for
-    one of them (the restored step) is identical and is not written (or judged) twice.
-    `health`: the health rules, fed every snapshot written.
+    one of them (the restored step) is identical and is not handed over (written or judged)
+    twice.
     """
 
     def __init__(
-        self,
-        writer: SpectraWriter,
-        tensorboard: SpectralTensorBoard,
-        layers: dict[str, list[int]],
-        already_written: Iterable[int] = (),
-        health: HealthWatch | None = None,
+        self, on_step: Callable[[int, dict], None], already_written: Iterable[int] = ()
     ) -> None:
-        self.writer, self.tensorboard, self.layers = writer, tensorboard, layers
-        self.health = health
+        self.on_step = on_step
         self._already_written = set(already_written)
         self._queue: queue.Queue = queue.Queue()
         self._failure: BaseException | None = None
@@ -81,11 +68,6 @@ class SpectraSink:
             late = sorted(s for s in self._unwritten if s < step)
             raise RuntimeError(f"spectra of steps {late} not written after {timeout:.0f} s")
 
-    @property
-    def health_stop(self) -> HealthEvent | None:
-        """The first start of a rule in `spectral.health.stop_on`, once the thread has seen it."""
-        return self.health.stop if self.health is not None else None
-
     def raise_failure(self) -> None:
         if self._failure is not None:
             raise RuntimeError(f"spectra writer failed: {self._failure}") from self._failure
@@ -96,7 +78,7 @@ class SpectraSink:
             step, entry = item
             try:
                 if step not in self._already_written:
-                    self._write(step, entry)
+                    self.on_step(step, entry)
             except BaseException as err:  # reported on the next expect() or close()
                 self._failure = err
             finally:
@@ -104,21 +86,8 @@ class SpectraSink:
                     self._unwritten.discard(step)
                     self._written.notify_all()
 
-    def _write(self, step: int, entry: dict) -> None:
-        bad = degenerate_entries(entry, self.layers)
-        if bad:
-            names = ", ".join(f"(layer {layer}, {kind})" for layer, kind in bad)
-            log.warning("step %d: degenerate spectra, metrics are NaN for %s", step, names)
-        self.writer.write(step, entry)
-        self.tensorboard.write(step, entry)
-        if self.health is not None:
-            self.health.observe(step, entry)
-        self.tensorboard.flush()  # on disk with its entry: a resume keeps both or neither
-
     def close(self) -> None:
-        """Write what is queued, then close the store and TensorBoard."""
+        """Hand over what is queued, stop the thread, and raise what failed in it."""
         self._queue.put(None)
         self._thread.join()
-        self.writer.close()
-        self.tensorboard.close()
         self.raise_failure()

@@ -12,10 +12,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tensorboardX.proto.summary_pb2 import Summary
-
 from spectral_jax.run_layout import TENSORBOARD, TRAINING_LOG
-from train.tb_writer import EventWriter
+from train.tensorboard import EventWriter
 
 
 def _clean(value: Any) -> Any:
@@ -52,13 +50,13 @@ class TrainingLog:
         row = {"step": int(step), **{k: _clean(v) for k, v in values.items()}}
         with self._lock:
             self._jsonl.write(json.dumps(row) + "\n")
-        self._tb.add(
+        self._tb.scalars(
             step,
-            [
-                Summary.Value(tag=f"{prefix}/{key}", simple_value=value)
+            {
+                f"{prefix}/{key}": value
                 for key, value in row.items()
                 if key != "step" and isinstance(value, int | float)
-            ],
+            },
         )
 
     def event(self, row: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib.image import imread
 
 from tests.helpers import events
-from train.spectral_tb import CELL, SpectralTensorBoard
+from train.tensorboard import CELL, SpectralTensorBoard
 
 LAYERS = {"embed": [-1], "mlp_in": [0, 1, 2], "q": [0, 1, 2]}
 METRICS = ("stable_rank", "alpha", "gap")

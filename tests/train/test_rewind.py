@@ -10,8 +10,7 @@ import numpy as np
 from spectral_jax.store import SpectraStore, SpectraWriter
 from tests.helpers import read_metrics, tag_steps
 from train.rewind import rewind
-from train.spectral_tb import EVENTS_SUFFIX
-from train.tb_writer import EventWriter
+from train.tensorboard import EVENTS_SUFFIX, EventWriter
 
 META = {
     "model": {"layers": 2},

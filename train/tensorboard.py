@@ -1,19 +1,78 @@
-"""Spectral snapshots in TensorBoard: per-matrix scalars, log-σ histograms, heatmap images.
+"""Every TensorBoard event the trainer writes, in one place.
 
-Tags: `spectral/<metric>/<kind>/L<layer:02d>` (layer -1, the embeddings, is `Lemb`),
-`spectral_hist/log10_sigma/<kind>`, and images `spectral_heatmap/stable_rank` and
-`spectral_heatmap/alpha` (layer × step so far, one panel per kind).
+`EventWriter` is a synchronous event file: tensorboardX's `SummaryWriter` hands events to a
+background thread and its `flush()` does not wait for that thread's queue, but a trainer that
+checkpoints must know what TensorBoard holds (a resume rewinds it to the checkpoint), so events
+are written in the caller's thread (a few small records per logged step: microseconds).
+Summaries are built with tensorboardX. The writers of the run:
+
+- the training log (`train/training_log.py`): `train/*` and `eval/*` scalars in `RUN/tb/`;
+- `SpectralTensorBoard` (below), from the spectra sink: per-matrix scalars
+  `spectral/<metric>/<kind>/L<layer:02d>` (layer -1, the embeddings, is `Lemb`), histograms
+  `spectral_hist/log10_sigma/<kind>`, images `spectral_heatmap/stable_rank` and
+  `spectral_heatmap/alpha` (layer × step so far, one panel per kind), in their own files
+  (suffix `.spectral`, which a rewind filters by the store's steps);
+- the health rules (`train/health_watch.py`): `health/<rule>` counts and `health/events` text,
+  in the spectral file.
+
+Reading and filtering event files (a rewind) is `train/tb_events.py`.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
 import numpy as np
+from tensorboardX import summary
+from tensorboardX.event_file_writer import EventsWriter
+from tensorboardX.proto.event_pb2 import Event
 from tensorboardX.proto.summary_pb2 import Summary
 
-from train.tb_writer import EventWriter
+
+class EventWriter:
+    """Writes events to a new file `events.out.tfevents.<time>.<host>.<id><suffix>` in `logdir`
+    (the random id keeps two writers opened in the same second from sharing a file)."""
+
+    def __init__(self, logdir: Path, suffix: str = "") -> None:
+        Path(logdir).mkdir(parents=True, exist_ok=True)
+        self._file = EventsWriter(str(Path(logdir) / "events"), f".{uuid.uuid4().hex[:8]}{suffix}")
+
+    def add(self, step: int, values: Summary | list[Summary.Value]) -> None:
+        """One event holding `values` (a Summary, or its values) at `step`."""
+        if not isinstance(values, Summary):
+            values = Summary(value=values)
+        self._file.write_event(Event(wall_time=time.time(), step=int(step), summary=values))
+
+    def scalars(self, step: int, values: Mapping[str, float]) -> None:
+        """Several scalars `{tag: value}` in one event (one record instead of one per tag)."""
+        if values:
+            self.add(
+                step, [Summary.Value(tag=tag, simple_value=float(v)) for tag, v in values.items()]
+            )
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        self.add(step, summary.scalar(tag, value))
+
+    def histogram(self, tag: str, values: np.ndarray, step: int) -> None:
+        self.add(step, summary.histogram(tag, values, "auto"))  # numpy bins over the data
+
+    def image(self, tag: str, hwc: np.ndarray, step: int) -> None:
+        """An RGB image, floats in [0, 1], height × width × 3."""
+        self.add(step, summary.image(tag, hwc, dataformats="HWC"))
+
+    def text(self, tag: str, text: str, step: int) -> None:
+        self.add(step, summary.text(tag, text))
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
 
 HEATMAP_METRICS = ("stable_rank", "alpha")
 EVENTS_SUFFIX = ".spectral"  # spectral events live in their own files (a resume filters them)
@@ -49,15 +108,16 @@ class SpectralTensorBoard:
     def write(self, step: int, entry: dict) -> None:
         # Every scalar of the snapshot in one event, not one per (metric, kind, layer): one
         # record instead of hundreds per snapshot.
-        scalars = [
-            Summary.Value(tag=f"spectral/{metric}/{kind}/{layer_tag(layer)}", simple_value=value)
-            for metric, per_kind in entry["metrics"].items()
-            for kind, values in per_kind.items()
-            for layer, value in zip(self.layers[kind], np.asarray(values).tolist(), strict=True)
-            if np.isfinite(value)
-        ]
-        if scalars:
-            self.writer.add(step, scalars)
+        self.writer.scalars(
+            step,
+            {
+                f"spectral/{metric}/{kind}/{layer_tag(layer)}": value
+                for metric, per_kind in entry["metrics"].items()
+                for kind, values in per_kind.items()
+                for layer, value in zip(self.layers[kind], np.asarray(values).tolist(), strict=True)
+                if np.isfinite(value)
+            },
+        )
         for kind, sigma in entry.get("sigma", {}).items():
             sigma = np.asarray(sigma)
             positive = sigma[np.isfinite(sigma) & (sigma > 0)]
