@@ -8,9 +8,23 @@ Kept free of JAX so `--help` answers at once.
 
 from __future__ import annotations
 
+import argparse
+
 EXIT_USAGE = 2  # bad input: a one-line error naming what is wrong
 METHODS = ("auto", "svd", "gram", "gram64")  # spectral_jax.singular_values.METHODS, without JAX
 KINDS_HELP = "comma-separated kinds, e.g. q,k (default: every per-layer kind)"
+
+
+def add_kinds_option(parser: argparse.ArgumentParser, note: str = "") -> None:
+    """`--kinds q,k` (parsed later by `split_list`)."""
+    parser.add_argument("--kinds", default=None, help=KINDS_HELP + note)
+
+
+def add_method_option(parser: argparse.ArgumentParser, note: str = " (default auto)") -> None:
+    """`--method`: how singular values are computed (`spectral_jax.singular_values`)."""
+    parser.add_argument(
+        "--method", default="auto", choices=METHODS, help="singular value method" + note
+    )
 
 
 def split_list(text: str | None) -> list[str] | None:

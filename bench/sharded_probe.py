@@ -27,14 +27,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-SHAPES = {
-    "q": (768, 768),
-    "k": (768, 768),
-    "v": (768, 768),
-    "o": (768, 768),
-    "mlp_in": (768, 3072),
-    "mlp_out": (3072, 768),
-}
+from spectral_jax.matrices import default_kinds, matrix_shapes
+from spectral_jax.model_config import ModelConfig
+
+# GPT-2-124M's block matrices (d_model 768, 12 heads, d_ff 3072), by the model's own naming.
+GPT2_124M = ModelConfig(n_layers=12, d_model=768, n_heads=12, d_ff=3072, vocab_size=50257)
+SHAPES = {k: s for k, s in matrix_shapes(GPT2_124M).items() if k in default_kinds(GPT2_124M)}
 
 
 def child(method: str, layers: int, repeats: int) -> dict:

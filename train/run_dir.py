@@ -85,15 +85,21 @@ def _exclusive_lock(run_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _check_config(config: Config, run_dir: Path) -> None:
+def changed_keys(config: Config, run_dir: Path) -> list[str]:
+    """The keys whose values differ between `config` and the run already in `run_dir` (none when
+    there is no run yet), leaving out those a resume may change (`RESUME_SAFE_KEYS`)."""
     config_path = run_dir / CONFIG_FILE
     if not config_path.exists():
-        return
+        return []
     try:
         old = yaml.safe_load(config_path.read_text()) or {}
     except yaml.YAMLError:
         raise RunDirError(f"{config_path} is not valid YAML; move it away to start anew") from None
-    changed = [k for k in diff_configs(old, config.to_dict()) if k not in RESUME_SAFE_KEYS]
+    return [k for k in diff_configs(old, config.to_dict()) if k not in RESUME_SAFE_KEYS]
+
+
+def _check_config(config: Config, run_dir: Path) -> None:
+    changed = changed_keys(config, run_dir)
     if changed and not config.run.allow_config_change:
         raise RunDirError(
             f"{run_dir} holds a run with a different config (keys: {', '.join(changed)}); "

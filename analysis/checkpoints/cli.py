@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from analysis.cli import EXIT_USAGE, KINDS_HELP, METHODS, split_list
+from analysis.cli import EXIT_USAGE, add_kinds_option, add_method_option, split_list
 
 COMMANDS = ("pretrained", "series")
 
@@ -18,10 +18,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add the `pretrained` and `series` subcommands to the analysis CLI."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--out", required=True, help="output directory")
-    common.add_argument("--kinds", default=None, help=KINDS_HELP)
-    common.add_argument(
-        "--method", default="auto", choices=METHODS, help="singular value method (default auto)"
-    )
+    add_kinds_option(common)
+    add_method_option(common)
     pretrained = sub.add_parser(
         "pretrained",
         parents=[common],

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from analysis.cli import EXIT_USAGE, KINDS_HELP, METHODS, split_list
+from analysis.cli import EXIT_USAGE, add_kinds_option, add_method_option, split_list
 
 COMMANDS = ("health",)
 EXIT_FLAGGED = 1
@@ -50,10 +50,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     health.add_argument(
         "--revisions", default=None, help="a hub series: comma-separated revisions (step0,...)"
     )
-    health.add_argument("--kinds", default=None, help=KINDS_HELP + " (checkpoints)")
-    health.add_argument(
-        "--method", default="auto", choices=METHODS, help="singular value method (checkpoints)"
-    )
+    add_kinds_option(health, " (checkpoints)")
+    add_method_option(health, " (checkpoints)")
     health.add_argument("--out", default=None, help="also write health.json and health.png here")
     for key, kind in THRESHOLDS.items():
         health.add_argument(

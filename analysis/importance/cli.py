@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from analysis.cli import EXIT_USAGE, METHODS, split_list
+from analysis.cli import EXIT_USAGE, add_method_option, split_list
 
 COMMANDS = ("importance", "prune")
 
@@ -34,9 +34,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     common.add_argument(
         "--step", type=int, default=None, help="a run's checkpoint step (default newest)"
     )
-    common.add_argument(
-        "--method", default="auto", choices=METHODS, help="singular value method (default auto)"
-    )
+    add_method_option(common)
     common.add_argument("--batch-size", type=int, default=8, help="sequences per forward pass")
     common.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
     common.add_argument("--seed", type=int, default=0, help="seed of data, bootstrap, random draws")

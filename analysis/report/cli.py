@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis.cli import EXIT_USAGE, KINDS_HELP, split_list
+from analysis.cli import EXIT_USAGE, add_kinds_option, split_list
 
 COMMANDS = ("report", "scaling")
 
@@ -24,7 +24,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         choices=["alpha", "alpha_rank"],
         help="which α to analyse (default: alpha, the tail MLE)",
     )
-    common.add_argument("--kinds", default=None, help=KINDS_HELP)
+    add_kinds_option(common)
     report = sub.add_parser(
         "report",
         parents=[common],

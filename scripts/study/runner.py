@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
 from scripts.study.plan import REPO, Plan, PlanError, RunSpec
 
 STATE_FILE = "study_state.json"  # per-run wall times, kept beside the runs
@@ -90,18 +88,13 @@ def is_complete(run: RunSpec) -> bool:
 
 def check_config(plan: Plan, run: RunSpec) -> None:
     """Refuse a run directory trained with other settings than the plan's (one line)."""
-    from train.config import diff_configs, load_config
-    from train.run_dir import RESUME_SAFE_KEYS
+    from train.config import load_config
+    from train.run_dir import RunDirError, changed_keys
 
-    path = run.run_dir / "config.yaml"
-    if not path.is_file():
-        return
     try:
-        old = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError:
-        raise PlanError(f"{path} is not valid YAML; move the run directory away") from None
-    new = load_config(plan.base, list(run.overrides)).to_dict()
-    keys = [k for k in diff_configs(old, new) if k not in RESUME_SAFE_KEYS]
+        keys = changed_keys(load_config(plan.base, list(run.overrides)), run.run_dir)
+    except RunDirError as err:
+        raise PlanError(str(err)) from None
     if keys:
         raise PlanError(
             f"{run.run_dir} was trained with other settings than the plan's ({', '.join(keys)}): "

@@ -83,3 +83,22 @@ def test_all_nan_metrics_give_reasons_without_warnings(tmp_path: Path) -> None:
     assert summary["wave"]["onset"] == [None] * 6
     assert "too few finite" in summary["two_timescale"]["reasons"]["fit"]
     assert no_failed_analysis(summary)
+
+
+def test_the_cli_methods_are_the_kernels_methods() -> None:
+    """analysis/cli.py spells the methods out so `--help` needs no JAX; they must be the same."""
+    from analysis.cli import METHODS
+    from spectral_jax.singular_values import METHODS as KERNEL_METHODS
+
+    assert METHODS == KERNEL_METHODS
+
+
+def test_help_lists_every_command(capsys) -> None:
+    from analysis.__main__ import COMMAND_MODULES
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    shown = capsys.readouterr().out
+    for module in COMMAND_MODULES:
+        for command in module.COMMANDS:
+            assert command in shown
