@@ -187,3 +187,17 @@ def run_two_processes(args: list[str], *, timeout: float = 300) -> list[tuple[in
         for proc in procs:
             proc.kill()
             proc.stderr.close()
+
+
+def damage_binary_files(step_dir: Path) -> list[Path]:
+    """Overwrite the OCDBT files of a checkpoint (manifest and data), leaving its JSON metadata
+    readable: Orbax then fails deep in its asynchronous reads, not while opening the step."""
+    damaged = [
+        f
+        for f in sorted(step_dir.rglob("*"))
+        if f.is_file() and (f.name == "manifest.ocdbt" or f.parent.name == "d")
+    ]
+    assert damaged, f"no OCDBT files under {step_dir}"
+    for f in damaged:
+        f.write_bytes(b"garbage")
+    return damaged

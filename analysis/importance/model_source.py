@@ -27,6 +27,7 @@ from flax import nnx
 from pydantic import ValidationError
 
 from spectral_jax.documents import VAL_FRACTION
+from spectral_jax.event_loops import draining_event_loops
 from spectral_jax.model import Transformer
 from spectral_jax.model_config import ModelConfig
 from spectral_jax.paths import user_path
@@ -197,18 +198,21 @@ def _read_params(state_dir: Path) -> dict:
     level = absl_logger.level
     absl_logger.setLevel(logging.ERROR)  # Orbax warns about metadata the trainer never writes
     try:
-        checkpointer = ocp.PyTreeCheckpointer()
-        tree = checkpointer.metadata(state_dir).item_metadata.tree
-        if not isinstance(tree, dict) or "params" not in tree:
-            raise SourceError(f"checkpoint {state_dir} holds no params")
-        target = {"params": _numpy_like(tree["params"])}
-        restore_args = _map_leaves(target, lambda _: ocp.RestoreArgs(restore_type=np.ndarray))
-        restored = checkpointer.restore(
-            state_dir,
-            args=ocp.args.PyTreeRestore(
-                item=target, restore_args=restore_args, partial_restore=True
-            ),
-        )
+        # A damaged checkpoint fails inside Orbax's asynchronous reads: drained loops let them
+        # all finish, so the failure is one line and not hundreds of asyncio tracebacks.
+        with draining_event_loops():
+            checkpointer = ocp.PyTreeCheckpointer()
+            tree = checkpointer.metadata(state_dir).item_metadata.tree
+            if not isinstance(tree, dict) or "params" not in tree:
+                raise SourceError(f"checkpoint {state_dir} holds no params")
+            target = {"params": _numpy_like(tree["params"])}
+            restore_args = _map_leaves(target, lambda _: ocp.RestoreArgs(restore_type=np.ndarray))
+            restored = checkpointer.restore(
+                state_dir,
+                args=ocp.args.PyTreeRestore(
+                    item=target, restore_args=restore_args, partial_restore=True
+                ),
+            )
     except SourceError:
         raise
     except Exception as err:  # Orbax raises many types for a damaged directory

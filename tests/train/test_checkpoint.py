@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tests.helpers import TINY
+from tests.helpers import TINY, damage_binary_files
 from train.checkpoint import Checkpointer, CheckpointError, unreadable
 from train.config import load_config
 from train.mesh import make_mesh
@@ -45,14 +45,6 @@ def state_at(step: int) -> dict:
 def assert_same_state(a: dict, b: dict) -> None:
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-
-
-def damage_binary_files(step_dir: Path) -> None:
-    """Garbage in the OCDBT manifest and data files; the JSON metadata stays readable."""
-    files = [f for f in step_dir.rglob("*") if f.name == "manifest.ocdbt" or f.parent.name == "d"]
-    assert files
-    for f in files:
-        f.write_bytes(b"garbage")
 
 
 @pytest.fixture

@@ -12,7 +12,15 @@ import pandas as pd
 import pytest
 
 from spectral_jax.store import SpectraStore
-from tests.helpers import REPO, cli_env, read_metrics, run_cli, tag_steps, train_losses
+from tests.helpers import (
+    REPO,
+    cli_env,
+    damage_binary_files,
+    read_metrics,
+    run_cli,
+    tag_steps,
+    train_losses,
+)
 
 # Runs the trainer CLI in-process with a hook that signals the process itself at a known point:
 # `python -c HOOKED <point> <step> <signal> [trainer args...]`.
@@ -138,20 +146,6 @@ def test_resume_with_a_different_config_refuses(tmp_path: Path, tiny: list[str])
     assert "different config (keys: optim.lr)" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1, again.stderr
     assert (run_dir / "config.yaml").read_text() == before
-
-
-def damage_binary_files(step_dir: Path) -> list[Path]:
-    """Overwrite the OCDBT files of a checkpoint (manifest and data), leaving its JSON metadata
-    readable: Orbax then fails deep in its asynchronous reads, not while opening the step."""
-    damaged = [
-        f
-        for f in sorted(step_dir.rglob("*"))
-        if f.is_file() and (f.name == "manifest.ocdbt" or f.parent.name == "d")
-    ]
-    assert damaged, f"no OCDBT files under {step_dir}"
-    for f in damaged:
-        f.write_bytes(b"garbage")
-    return damaged
 
 
 def test_corrupt_latest_checkpoint_falls_back_to_the_newest_older_one(

@@ -26,7 +26,7 @@ from tests.analysis.importance.importance_planted import (
     write_run_directory,
     write_tokens,
 )
-from tests.helpers import REPO
+from tests.helpers import REPO, damage_binary_files
 
 pytestmark = pytest.mark.filterwarnings("ignore:degenerate spectra")
 KINDS = ("q", "k", "v", "o", "mlp_in", "mlp_out")
@@ -293,3 +293,21 @@ def _held_out_text(text: str, fraction: float) -> str:
         path = Path(directory) / "doc.txt"
         path.write_text(text, encoding="utf-8")
         return _held_out([path], fraction)[0]
+
+
+def test_a_damaged_checkpoint_is_one_line(tmp_path: Path) -> None:
+    """Only the binary OCDBT files damaged (the JSON metadata reads): exit 2 with one line naming
+    the checkpoint, none of the asyncio tracebacks Orbax's failed reads used to print."""
+    run_dir = write_run_directory(tmp_path / "run")
+    damage_binary_files(run_dir / "checkpoints" / "40")
+    done = subprocess.run(
+        [sys.executable, "-m", "analysis", "importance", str(run_dir), "--out", str(tmp_path / "o"),
+         "--data", "synthetic", *FAST],
+        cwd=REPO, env=dict(os.environ, JAX_PLATFORMS="cpu"), capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert any("cannot restore checkpoint" in line and "40" in line for line in lines), lines
+    assert len(lines) <= 3, lines
+    assert "Traceback" not in done.stderr and "Event loop is closed" not in done.stderr
