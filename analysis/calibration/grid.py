@@ -194,6 +194,12 @@ MEASURES: tuple[Measure, ...] = (
         scope="sweep",
     ),
     Measure(
+        decision="β ≠ 0 (planted β = 0.26)",
+        kind="power",
+        rate=lambda L, n, s, c: prof.beta_power(SWEEP, n, s, _planted_noise(c)),
+        scope="sweep",
+    ),
+    Measure(
         decision="β CI",
         kind="coverage",
         rate=lambda L, n, s, c: prof.beta_coverage(SWEEP, n, s, _planted_noise(c)),
@@ -203,6 +209,14 @@ MEASURES: tuple[Measure, ...] = (
         decision="vertex shift",
         kind="false positives",
         rate=lambda L, n, s, c: prof.vertex_shift(SWEEP, n, s, _planted_noise(c)),
+        scope="sweep",
+    ),
+    Measure(
+        decision="vertex shift (planted slope −0.05 per ln L)",
+        kind="power",
+        rate=lambda L, n, s, c: prof.vertex_shift(
+            SWEEP, n, s, _planted_noise(c), slope=-0.05, moves=True
+        ),
         scope="sweep",
     ),
     Measure(

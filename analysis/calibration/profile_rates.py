@@ -150,6 +150,19 @@ def scaling_false_positives(
     return count(gated & ((fit.lo > 0) | (fit.hi < 0)), decided)
 
 
+def beta_power(
+    depths: tuple[int, ...], n: int, seed: int = 0, noise: Noise = SCALING_NOISE, beta=0.26
+) -> Rate:
+    """beta_nonzero under a planted law Δα = 0.3·L^β (the gate and the interval, as decided)."""
+    rng = np.random.default_rng(seed)
+    truth = 0.3 * np.array(depths, float) ** beta
+    fits, decided = _amplitudes(rng, depths, n, truth, noise)
+    delta, p = fits["delta"], fits["p"]
+    gated = (p < ALPHA).all(-1) & (delta > 0).all(-1)
+    fit = loglog_fit(np.array(depths, float), np.where(gated[:, None], delta, 1.0))
+    return count(gated & ((fit.lo > 0) | (fit.hi < 0)), decided)
+
+
 def beta_coverage(
     depths: tuple[int, ...], n: int, seed: int = 0, noise: Noise = SCALING_NOISE, beta=0.26
 ) -> Rate:
@@ -181,9 +194,11 @@ def vertex_shift(
     seed: int = 0,
     noise: Noise = SCALING_NOISE,
     slope: float = 0.0,
+    moves: bool = False,
 ) -> Rate:
-    """vertex_moves (slope = 0: false positives) or slope coverage (slope ≠ 0), over runs
-    whose inverted U is supported at every depth."""
+    """vertex_moves (slope = 0: false positives; `moves`: power at a planted slope) or the
+    slope interval's coverage (slope ≠ 0), over runs whose inverted U is supported at every
+    depth."""
     rng = np.random.default_rng(seed)
     vertices, supported, decided = [], [], np.ones(n, bool)
     for depth in depths:
@@ -195,6 +210,6 @@ def vertex_shift(
     vertex = np.stack(vertices, -1)
     every = np.stack(supported, -1).all(-1) & decided
     _, lo, hi = vertex_shift_fit(np.array(depths, float), np.where(every[:, None], vertex, 0.5))
-    if slope == 0:
+    if slope == 0 or moves:
         return count((lo > 0) | (hi < 0), every)
     return count((lo <= slope) & (slope <= hi), every)

@@ -82,6 +82,11 @@ def persistence_rate(
     return count(seed_tests.persistence(_groups(test.relative, seeds), 0.2)[1])
 
 
+def _alpha(noise: Noise) -> Noise:
+    """The persistence rows' noise: α noise 0.02 per snapshot with `noise`'s correlations."""
+    return Noise(alpha=0.02, ar=max(noise.ar, 0.5), layer_corr=noise.layer_corr)
+
+
 def seed_rows(
     n: int = 200, seed: int = 0, layers: int = 12, noises: tuple[Noise, ...] = (NOISE,)
 ) -> list[tuple[str, str, int, Noise, Rate]]:
@@ -107,8 +112,8 @@ def seed_rows(
                 ("Q/K–V asymmetry (planted)", "power", k, noise,
                  asymmetry_rate(layers, n, k, s + 7, noise, Wave(), cal.NULL_WAVE)),
                 ("persistence (drift = tol)", "false positives", k, noise,
-                 persistence_rate(layers, n, k, s + 8, drift=0.2)),
+                 persistence_rate(layers, n, k, s + 8, drift=0.2, noise=_alpha(noise))),
                 ("persistence (drift = tol/2)", "power", k, noise,
-                 persistence_rate(layers, n, k, s + 9, drift=0.1)),
+                 persistence_rate(layers, n, k, s + 9, drift=0.1, noise=_alpha(noise))),
             ]  # fmt: skip
     return rows
