@@ -112,9 +112,7 @@ class Attention(nnx.Module):
         projections = (self.q, self.k, self.v)
         kernel = jnp.concatenate([p.kernel[...] for p in projections], axis=1)
         bias = (
-            jnp.concatenate([p.bias[...] for p in projections])
-            if self.q.bias is not None
-            else None
+            jnp.concatenate([p.bias[...] for p in projections]) if self.q.bias is not None else None
         )
         x, kernel, bias = self.q.promote_dtype((x, kernel, bias), dtype=self.q.dtype)
         qkv = jnp.einsum("btd,de->bte", x, kernel, precision=self.q.precision)

@@ -66,7 +66,9 @@ KEYS = _all_keys(Config)
 
 def test_documented_keys_are_exactly_the_config_keys() -> None:
     documented, actual = set(ROWS), set(KEYS)
-    assert not documented - actual, f"the config reference documents unknown keys: {documented - actual}"
+    assert not documented - actual, (
+        f"the config reference documents unknown keys: {documented - actual}"
+    )
     assert not actual - documented, f"the config reference lacks config keys: {actual - documented}"
 
 
@@ -99,7 +101,9 @@ def test_readme_is_short_and_links_every_doc_page() -> None:
     assert not pages - linked, f"README.md does not link {sorted(pages - linked)}"
 
 
-@pytest.mark.parametrize("page", [*sorted((REPO / "docs").glob("*.md")), README], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "page", [*sorted((REPO / "docs").glob("*.md")), README], ids=lambda p: p.name
+)
 def test_relative_links_resolve(page: Path) -> None:
     for target in LINK.findall(page.read_text(encoding="utf-8")):
         if not target.startswith(("http://", "https://", "mailto:")):
