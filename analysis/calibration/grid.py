@@ -29,6 +29,7 @@ SWEEP = (4, 8, 12, 16, 24, 36)
 ALPHA_NOISE = (0.02, 0.05, 0.1, 0.2)  # persistence
 PERSISTENCE_NOISE = ((0.5, 0.0), (0.9, 0.0), (0.5, 0.7))  # (AR(1) in time, layer correlation)
 TOL = 0.2
+FP, POWER, COVERAGE = "false positives", "power", "coverage"  # the kinds of row
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,7 +60,7 @@ class Row:
     """One decision or interval at one depth and one noise structure."""
 
     decision: str
-    kind: str  # "false positives" | "power" | "coverage"
+    kind: str  # "false positives" | "power" | "coverage" (FP, POWER, COVERAGE)
     depth: str
     cell: Cell
     rate: Rate
@@ -91,140 +92,80 @@ def _planted_noise(cell: Cell) -> Noise:
     return Noise(alpha=0.05, ar=cell.ar, layer_corr=cell.layer_corr)
 
 
+def _at_depth(
+    decision: str, kind: str, rate: Callable[..., Rate], *args: object, **kwargs: object
+) -> Measure:
+    """A decision at every depth of the grid: `rate(layers, n, seed, noise, *args, **kwargs)`
+    under the cell's noise."""
+    return Measure(
+        decision=decision,
+        kind=kind,
+        rate=lambda layers, n, seed, cell: rate(layers, n, seed, cell.noise(), *args, **kwargs),
+    )
+
+
+def _over_sweep(
+    decision: str,
+    kind: str,
+    rate: Callable[..., Rate],
+    *,
+    noise: Callable[[Cell], Noise] = _planted_noise,
+    **kwargs: object,
+) -> Measure:
+    """A decision across the depths of `SWEEP`: `rate(SWEEP, n, seed, noise(cell), **kwargs)`."""
+    return Measure(
+        decision=decision,
+        kind=kind,
+        rate=lambda layers, n, seed, cell: rate(SWEEP, n, seed, noise(cell), **kwargs),
+        scope="sweep",
+    )
+
+
+def _from_model_fits(decision: str, key: str) -> Measure:
+    """The coverage of one interval of the two-timescale fits (one set of fits for all)."""
+    return Measure(
+        decision=decision,
+        kind=COVERAGE,
+        rate=lambda layers, n, seed, cell: _model_coverage(layers, n, seed, cell)[key],
+        scope="model",
+    )
+
+
+def _profile_coverage(layers: int, n: int, seed: int, noise: Noise, key: str) -> Rate:
+    return prof.profile_coverage(layers, n, seed, noise)[key]
+
+
 MEASURES: tuple[Measure, ...] = (
-    Measure(
-        decision="wave (all layers compress together)",
-        kind="false positives",
-        rate=lambda L, n, s, c: cal.wave_rate(L, n, s, c.noise()),
+    _at_depth("wave (all layers compress together)", FP, cal.wave_rate),
+    _at_depth("wave (onsets 100 steps apart end to end)", POWER, cal.wave_rate, cal.WEAK_WAVE),
+    _at_depth("G reversal (wave, no reversal)", FP, cal.reversal_rate),
+    _at_depth("G reversal (no wave)", FP, cal.reversal_rate, cal.NULL_WAVE),
+    _at_depth("G reversal (planted)", POWER, cal.reversal_rate, Wave()),
+    _at_depth("inverted U (peak at last layer)", FP, prof.inverted_u_rate),
+    _at_depth("inverted U (k = 0.5, vertex 0.5)", POWER, prof.inverted_u_rate, prof.WEAK_U),
+    _at_depth("Q/K–V asymmetry (none)", FP, cal.asymmetry_rate),
+    _at_depth("Q/K–V asymmetry (all kinds alike)", FP, cal.asymmetry_rate, qk=Wave()),
+    _at_depth("Q/K–V asymmetry (planted)", POWER, cal.asymmetry_rate, Wave(), cal.NULL_WAVE),
+    _at_depth("wave speed CI", COVERAGE, cal.wave_speed_coverage),
+    _at_depth("reversal step CI", COVERAGE, cal.reversal_step_coverage),
+    _at_depth("curvature CI", COVERAGE, _profile_coverage, "curvature"),
+    _at_depth("vertex CI (when reported)", COVERAGE, _profile_coverage, "vertex"),
+    _at_depth("vertex CI reported", POWER, _profile_coverage, "vertex_reported"),
+    _from_model_fits("τ_fast CI", "tau_fast"),
+    _from_model_fits("τ_slow CI", "tau_slow"),
+    _over_sweep("β ≠ 0 (pure noise)", FP, prof.scaling_false_positives, noise=Cell.noise),
+    _over_sweep("β ≠ 0 (same Δα at every depth)", FP, prof.scaling_false_positives, amplitude=0.5),
+    _over_sweep("β ≠ 0 (planted β = 0.26)", POWER, prof.beta_power),
+    _over_sweep("β CI", COVERAGE, prof.beta_coverage),
+    _over_sweep("vertex shift", FP, prof.vertex_shift),
+    _over_sweep(
+        "vertex shift (planted slope −0.05 per ln L)",
+        POWER,
+        prof.vertex_shift,
+        slope=-0.05,
+        moves=True,
     ),
-    Measure(
-        decision="wave (onsets 100 steps apart end to end)",
-        kind="power",
-        rate=lambda L, n, s, c: cal.wave_rate(L, n, s, c.noise(), cal.WEAK_WAVE),
-    ),
-    Measure(
-        decision="G reversal (wave, no reversal)",
-        kind="false positives",
-        rate=lambda L, n, s, c: cal.reversal_rate(L, n, s, c.noise()),
-    ),
-    Measure(
-        decision="G reversal (no wave)",
-        kind="false positives",
-        rate=lambda L, n, s, c: cal.reversal_rate(L, n, s, c.noise(), cal.NULL_WAVE),
-    ),
-    Measure(
-        decision="G reversal (planted)",
-        kind="power",
-        rate=lambda L, n, s, c: cal.reversal_rate(L, n, s, c.noise(), Wave()),
-    ),
-    Measure(
-        decision="inverted U (peak at last layer)",
-        kind="false positives",
-        rate=lambda L, n, s, c: prof.inverted_u_rate(L, n, s, c.noise()),
-    ),
-    Measure(
-        decision="inverted U (k = 0.5, vertex 0.5)",
-        kind="power",
-        rate=lambda L, n, s, c: prof.inverted_u_rate(L, n, s, c.noise(), prof.WEAK_U),
-    ),
-    Measure(
-        decision="Q/K–V asymmetry (none)",
-        kind="false positives",
-        rate=lambda L, n, s, c: cal.asymmetry_rate(L, n, s, c.noise()),
-    ),
-    Measure(
-        decision="Q/K–V asymmetry (all kinds alike)",
-        kind="false positives",
-        rate=lambda L, n, s, c: cal.asymmetry_rate(L, n, s, c.noise(), qk=Wave()),
-    ),
-    Measure(
-        decision="Q/K–V asymmetry (planted)",
-        kind="power",
-        rate=lambda L, n, s, c: cal.asymmetry_rate(L, n, s, c.noise(), Wave(), cal.NULL_WAVE),
-    ),
-    Measure(
-        decision="wave speed CI",
-        kind="coverage",
-        rate=lambda L, n, s, c: cal.wave_speed_coverage(L, n, s, c.noise()),
-    ),
-    Measure(
-        decision="reversal step CI",
-        kind="coverage",
-        rate=lambda L, n, s, c: cal.reversal_step_coverage(L, n, s, c.noise()),
-    ),
-    Measure(
-        decision="curvature CI",
-        kind="coverage",
-        rate=lambda L, n, s, c: prof.profile_coverage(L, n, s, c.noise())["curvature"],
-    ),
-    Measure(
-        decision="vertex CI (when reported)",
-        kind="coverage",
-        rate=lambda L, n, s, c: prof.profile_coverage(L, n, s, c.noise())["vertex"],
-    ),
-    Measure(
-        decision="vertex CI reported",
-        kind="power",
-        rate=lambda L, n, s, c: prof.profile_coverage(L, n, s, c.noise())["vertex_reported"],
-    ),
-    Measure(
-        decision="τ_fast CI",
-        kind="coverage",
-        rate=lambda L, n, s, c: _model_coverage(L, n, s, c)["tau_fast"],
-        scope="model",
-    ),
-    Measure(
-        decision="τ_slow CI",
-        kind="coverage",
-        rate=lambda L, n, s, c: _model_coverage(L, n, s, c)["tau_slow"],
-        scope="model",
-    ),
-    Measure(
-        decision="β ≠ 0 (pure noise)",
-        kind="false positives",
-        rate=lambda L, n, s, c: prof.scaling_false_positives(SWEEP, n, s, c.noise()),
-        scope="sweep",
-    ),
-    Measure(
-        decision="β ≠ 0 (same Δα at every depth)",
-        kind="false positives",
-        rate=lambda L, n, s, c: prof.scaling_false_positives(
-            SWEEP, n, s, _planted_noise(c), amplitude=0.5
-        ),
-        scope="sweep",
-    ),
-    Measure(
-        decision="β ≠ 0 (planted β = 0.26)",
-        kind="power",
-        rate=lambda L, n, s, c: prof.beta_power(SWEEP, n, s, _planted_noise(c)),
-        scope="sweep",
-    ),
-    Measure(
-        decision="β CI",
-        kind="coverage",
-        rate=lambda L, n, s, c: prof.beta_coverage(SWEEP, n, s, _planted_noise(c)),
-        scope="sweep",
-    ),
-    Measure(
-        decision="vertex shift",
-        kind="false positives",
-        rate=lambda L, n, s, c: prof.vertex_shift(SWEEP, n, s, _planted_noise(c)),
-        scope="sweep",
-    ),
-    Measure(
-        decision="vertex shift (planted slope −0.05 per ln L)",
-        kind="power",
-        rate=lambda L, n, s, c: prof.vertex_shift(
-            SWEEP, n, s, _planted_noise(c), slope=-0.05, moves=True
-        ),
-        scope="sweep",
-    ),
-    Measure(
-        decision="vertex shift slope CI",
-        kind="coverage",
-        rate=lambda L, n, s, c: prof.vertex_shift(SWEEP, n, s, _planted_noise(c), slope=-0.05),
-        scope="sweep",
-    ),
+    _over_sweep("vertex shift slope CI", COVERAGE, prof.vertex_shift, slope=-0.05),
 )
 MODEL_DEPTH = 8
 SWEEP_NAME = "4–36"
@@ -290,7 +231,7 @@ def persistence_rows(n: int = 1000, seed: int = 0, depths: Iterable[int] = DEPTH
     rows = []
     for depth, sd, (ar, corr) in itertools.product(depths, ALPHA_NOISE, PERSISTENCE_NOISE):
         cell = Cell(alpha=sd, ar=ar, layer_corr=corr)
-        for drift, kind in ((TOL, "false positives"), (TOL / 2, "power")):
+        for drift, kind in ((TOL, FP), (TOL / 2, POWER)):
             rate = prof.persistence_rate(
                 depth,
                 n,
@@ -313,6 +254,6 @@ def worst(rows: Iterable[Row]) -> list[Row]:
             groups.setdefault((row.decision, row.kind, row.depth), []).append(row)
     out = []
     for group in groups.values():
-        pick = max if group[0].kind == "false positives" else min
+        pick = max if group[0].kind == FP else min
         out.append(pick(group, key=lambda r: r.rate.rate))
     return out

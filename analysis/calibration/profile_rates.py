@@ -134,6 +134,25 @@ def _amplitudes(
 SCALING_NOISE = Noise(alpha=0.05)
 
 
+def _beta_nonzero(
+    depths: tuple[int, ...], fits: dict[str, np.ndarray], decided: np.ndarray
+) -> Rate:
+    """beta_nonzero as `fit_scaling_law` decides it: only when every depth's profile is
+    distinguishable from noise with Δα > 0, then when β's interval excludes 0."""
+    delta, p = fits["delta"], fits["p"]
+    gated = (p < ALPHA).all(-1) & (delta > 0).all(-1)
+    fit = loglog_fit(np.array(depths, float), np.where(gated[:, None], delta, 1.0))
+    return count(gated & ((fit.lo > 0) | (fit.hi < 0)), decided)
+
+
+def _planted_law(
+    depths: tuple[int, ...], n: int, seed: int, noise: Noise, beta: float
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """`_amplitudes` of runs under a planted law Δα = 0.3·L^β."""
+    truth = 0.3 * np.array(depths, float) ** beta
+    return _amplitudes(np.random.default_rng(seed), depths, n, truth, noise)
+
+
 def scaling_false_positives(
     depths: tuple[int, ...],
     n: int,
@@ -144,32 +163,21 @@ def scaling_false_positives(
     """beta_nonzero when Δα does not change with depth (0: α is pure noise)."""
     rng = np.random.default_rng(seed)
     fits, decided = _amplitudes(rng, depths, n, np.full(len(depths), amplitude), noise)
-    delta, p = fits["delta"], fits["p"]
-    gated = (p < ALPHA).all(-1) & (delta > 0).all(-1)
-    fit = loglog_fit(np.array(depths, float), np.where(gated[:, None], delta, 1.0))
-    return count(gated & ((fit.lo > 0) | (fit.hi < 0)), decided)
+    return _beta_nonzero(depths, fits, decided)
 
 
 def beta_power(
     depths: tuple[int, ...], n: int, seed: int = 0, noise: Noise = SCALING_NOISE, beta=0.26
 ) -> Rate:
     """beta_nonzero under a planted law Δα = 0.3·L^β (the gate and the interval, as decided)."""
-    rng = np.random.default_rng(seed)
-    truth = 0.3 * np.array(depths, float) ** beta
-    fits, decided = _amplitudes(rng, depths, n, truth, noise)
-    delta, p = fits["delta"], fits["p"]
-    gated = (p < ALPHA).all(-1) & (delta > 0).all(-1)
-    fit = loglog_fit(np.array(depths, float), np.where(gated[:, None], delta, 1.0))
-    return count(gated & ((fit.lo > 0) | (fit.hi < 0)), decided)
+    return _beta_nonzero(depths, *_planted_law(depths, n, seed, noise, beta))
 
 
 def beta_coverage(
     depths: tuple[int, ...], n: int, seed: int = 0, noise: Noise = SCALING_NOISE, beta=0.26
 ) -> Rate:
     """95% t-interval of β covers the planted exponent (Δα = 0.3·L^β)."""
-    rng = np.random.default_rng(seed)
-    truth = 0.3 * np.array(depths, float) ** beta
-    fits, decided = _amplitudes(rng, depths, n, truth, noise)
+    fits, decided = _planted_law(depths, n, seed, noise, beta)
     delta = fits["delta"]
     ok = (delta > 0).all(-1) & decided
     fit = loglog_fit(np.array(depths, float), np.where(ok[:, None], delta, 1.0))

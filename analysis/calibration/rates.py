@@ -29,7 +29,14 @@ from analysis.calibration.simulate import (
 )
 from analysis.lifecycle import reversal
 from analysis.lifecycle.asymmetry import MIN_LAYERS, group_noise, log_onset, timing_test
-from analysis.lifecycle.wave import MIN_WAVE_LAYERS, onsets, rank_noise, wave_test
+from analysis.lifecycle.wave import (
+    MIN_COMPRESSION,
+    MIN_WAVE_LAYERS,
+    SMOOTH,
+    onsets,
+    rank_noise,
+    wave_test,
+)
 from analysis.stats import ALPHA, polynomial_design, smooth_time
 from analysis.stats.gls import gls
 from analysis.stats.noise import depth_sd, usable
@@ -92,7 +99,7 @@ def simulate_compression(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Smoothed and raw compression `[n, T, L]` of simulated runs."""
     c = compression_of(stable_rank(rng, n, wave_compression(STEPS, layers, wave), noise))
-    return smooth_time(c.swapaxes(0, 1), 3).swapaxes(0, 1), c
+    return smooth_time(c.swapaxes(0, 1), SMOOTH).swapaxes(0, 1), c
 
 
 # -- compression wave ----------------------------------------------------------------------------
@@ -100,7 +107,7 @@ def simulate_compression(
 
 def _wave_fits(layers: int, n: int, seed: int, noise: Noise, wave: Wave):
     c, raw = simulate_compression(np.random.default_rng(seed), n, layers, wave, noise)
-    onset, peak = onsets(STEPS, c, 0.02)
+    onset, peak = onsets(STEPS, c, MIN_COMPRESSION)
     est = rank_noise(raw)
     complete = np.isfinite(onset).all(-1)
     test = wave_test(np.where(complete[:, None], onset, 0.0), est, np.where(peak > 0, peak, 1.0))
@@ -124,9 +131,9 @@ def wave_speed_coverage(layers: int, n: int, seed: int = 0, noise: Noise = NOISE
     wave = Wave()
     test, decided = _wave_fits(layers, n, seed, noise, wave)
     lo, hi = test.interval()
-    clean = smooth_time(wave_compression(STEPS, layers, wave), 3)
-    truth = gls(polynomial_design(np.arange(layers), 1), onsets(STEPS, clean, 0.02)[0], 0.0)
-    slope = truth.coef[1]
+    clean = smooth_time(wave_compression(STEPS, layers, wave), SMOOTH)
+    clean_onset, _ = onsets(STEPS, clean, MIN_COMPRESSION)
+    slope = gls(polynomial_design(np.arange(layers), 1), clean_onset, 0.0).coef[1]
     return count((lo <= slope) & (slope <= hi), decided)
 
 
@@ -187,7 +194,8 @@ def asymmetry_rate(
     rng = np.random.default_rng(seed)
     c_qk, raw_qk = simulate_compression(rng, n, layers, qk, noise)
     c_vo, raw_vo = simulate_compression(rng, n, layers, qk if vo is None else vo, noise)
-    log_qk, log_vo = log_onset(STEPS, c_qk, 0.02), log_onset(STEPS, c_vo, 0.02)
+    log_qk = log_onset(STEPS, c_qk, MIN_COMPRESSION)
+    log_vo = log_onset(STEPS, c_vo, MIN_COMPRESSION)
     complete = np.isfinite(log_qk).all(-1) & np.isfinite(log_vo).all(-1)
     noise_est = group_noise(raw_qk, raw_vo)
     test = timing_test(

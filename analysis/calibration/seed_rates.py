@@ -16,6 +16,7 @@ from analysis.calibration.simulate import Noise, Wave, rel_depth
 from analysis.lifecycle import reversal, seed_tests
 from analysis.lifecycle.asymmetry import group_noise, log_onset, timing_test
 from analysis.lifecycle.persistence import drift_test, final_third
+from analysis.lifecycle.wave import MIN_COMPRESSION
 from analysis.stats.noise import estimate_noise
 
 SEEDS = (3, 5, 9)
@@ -59,8 +60,8 @@ def asymmetry_rate(
     rng = np.random.default_rng(seed)
     c_qk, raw_qk = cal.simulate_compression(rng, n * seeds, layers, qk, noise)
     c_vo, raw_vo = cal.simulate_compression(rng, n * seeds, layers, vo or qk, noise)
-    log_qk = log_onset(cal.STEPS, c_qk, 0.02)
-    log_vo = log_onset(cal.STEPS, c_vo, 0.02)
+    log_qk = log_onset(cal.STEPS, c_qk, MIN_COMPRESSION)
+    log_vo = log_onset(cal.STEPS, c_vo, MIN_COMPRESSION)
     test = timing_test(rel_depth(layers), log_qk, log_vo, group_noise(raw_qk, raw_vo))
     qk_s, vo_s, diff = (_groups(v, seeds) for v in (test.qk, test.vo, test.diff))
     return count(seed_tests.asymmetry(qk_s, vo_s, diff, 0.5)[1])

@@ -32,7 +32,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from analysis.lifecycle.wave import compression, onsets, rank_noise
+from analysis.lifecycle.wave import MIN_COMPRESSION, SMOOTH, compression, onsets, rank_noise
 from analysis.results import Analysis
 from analysis.run import QK_KINDS, VO_KINDS, Run, load_run
 from analysis.stats import (
@@ -159,8 +159,8 @@ def qk_v_asymmetry(
     run: Run | str | Path,
     kinds: Iterable[str] | str | None = None,
     *,
-    smooth: int = 3,
-    min_compression: float = 0.02,
+    smooth: int = SMOOTH,
+    min_compression: float = MIN_COMPRESSION,
     margin: float = 0.5,
 ) -> AsymmetryResult:
     """Timing of compression vs depth for Q/K and V/O, with the asymmetry verdict."""

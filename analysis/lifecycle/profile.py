@@ -26,6 +26,7 @@ import numpy as np
 
 from analysis.lifecycle import persistence
 from analysis.lifecycle.alpha_quality import alpha_grid
+from analysis.lifecycle.parts import Part, refused, summary_fields
 from analysis.lifecycle.quadratic import (
     MIN_FIT_LAYERS,
     MIN_U_LAYERS,
@@ -105,7 +106,7 @@ def alpha_profile(
     grid = gated.values
     x = run.rel_depth
     n_steps, n_layers = grid.shape
-    empty = {"alpha": "the run has no snapshots"} if n_steps == 0 else {}
+    empty = refused("alpha", "the run has no snapshots") if n_steps == 0 else {}
     if n_steps == 0:
         index, window = 0, 0
         alpha = np.full(n_layers, np.nan)
@@ -120,7 +121,7 @@ def alpha_profile(
         alpha = grid[index]
     noise = estimate_noise(grid)
     fit = _fit(x, alpha, metric, noise)
-    held = _persistence(steps, grid, fit, settle_tol, noise) if n_steps else _PersistencePart()
+    held = _persistence(steps, grid, fit, settle_tol, noise) if n_steps else {}
     finite = np.isfinite(alpha)
     summary = ProfileSummary(
         metric=metric,
@@ -128,69 +129,36 @@ def alpha_profile(
         step=int(steps[index]) if n_steps else None,
         window=window,
         alpha=alpha,
-        coef=fit.coef,
-        r2=fit.r2,
-        profile_p=fit.profile_p,
-        curvature=fit.curvature,
-        curvature_ci=fit.curvature_ci,
-        vertex=fit.vertex,
-        vertex_ci=fit.vertex_ci,
-        inverted_u_p=fit.inverted_u_p,
-        is_inverted_u=fit.is_inverted_u,
-        layer_corr=fit.layer_corr,
-        delta_alpha=fit.delta_alpha,
         range_alpha=as_float(np.ptp(alpha[finite])) if finite.sum() >= 2 else None,
-        drift=held.drift,
-        drift_upper=held.drift_upper,
         tolerance=settle_tol,
-        is_persistent=held.is_persistent,
-        settle_step=held.settle_step,
-        persistent_fraction=held.persistent_fraction,
         low_quality_fits=gated.low_quality,
         fits=gated.fits,
-        reasons=empty | fit.reasons | held.reasons,
+        **summary_fields(empty, fit, held),
     )
     return Analysis(summary, _curves(steps, x, grid, smooth, settle_tol))
 
 
-@dataclass(frozen=True, kw_only=True)
-class _FitPart:
-    """The quadratic fit's part of the summary, with the reasons for its nulls."""
-
-    coef: tuple[float, float, float] | None = None
-    r2: float | None = None
-    profile_p: float | None = None
-    curvature: float | None = None
-    curvature_ci: tuple[float, float] | None = None
-    vertex: float | None = None
-    vertex_ci: tuple[float, float] | None = None
-    inverted_u_p: float | None = None
-    is_inverted_u: bool | None = None
-    layer_corr: float | None = None
-    delta_alpha: float | None = None
-    reasons: dict[str, str] = field(default_factory=dict)
-
-
-def _fit(x: np.ndarray, alpha: np.ndarray, metric: str, noise: NoiseEstimate) -> _FitPart:
+def _fit(x: np.ndarray, alpha: np.ndarray, metric: str, noise: NoiseEstimate) -> Part:
+    """The quadratic fit's fields of the summary, with the reasons for its nulls."""
     ok = np.isfinite(alpha)
     n = int(ok.sum())
     if n < MIN_FIT_LAYERS:
         why = f"the quadratic fit needs ≥ {MIN_FIT_LAYERS} layers with a finite {metric} (have {n})"
-        return _FitPart(reasons={"coef": why})
+        return refused("coef", why)
     shallow = {}
     if n < MIN_U_LAYERS:
         why = f"{n} layers cannot show an inverted U (the two-lines test needs ≥ {MIN_U_LAYERS})"
         shallow = {"is_inverted_u": why}
     if noise.reason is not None:
         keys = ("is_inverted_u", "curvature", "vertex", "profile_p")
-        return _FitPart(reasons=dict.fromkeys(keys, noise.reason) | shallow)
+        return {"reasons": dict.fromkeys(keys, noise.reason) | shallow}
     fit = fit_with_noise(x[ok], alpha[ok], noise, np.flatnonzero(ok))
     vertex_ci = as_interval(fit.vertex_lo, fit.vertex_hi)
     located = {}
     if vertex_ci is None:
         located = {"vertex": "the curvature is not significant: the data do not locate a vertex"}
     is_inverted_u = bool(fit.p_inverted_u < ALPHA)
-    return _FitPart(
+    return dict(
         coef=tuple(float(v) for v in fit.coef),
         r2=as_float(fit.r2),
         profile_p=as_float(fit.p_profile),
@@ -206,21 +174,10 @@ def _fit(x: np.ndarray, alpha: np.ndarray, metric: str, noise: NoiseEstimate) ->
     )
 
 
-@dataclass(frozen=True, kw_only=True)
-class _PersistencePart:
-    """Persistence's part of the summary, with the reasons for its nulls."""
-
-    drift: float | None = None
-    drift_upper: float | None = None
-    is_persistent: bool | None = None
-    settle_step: float | None = None
-    persistent_fraction: float | None = None
-    reasons: dict[str, str] = field(default_factory=dict)
-
-
 def _persistence(
-    steps: np.ndarray, grid: np.ndarray, fit: _FitPart, tol: float, noise: NoiseEstimate
-) -> _PersistencePart:
+    steps: np.ndarray, grid: np.ndarray, fit: Part, tol: float, noise: NoiseEstimate
+) -> Part:
+    """Persistence's fields of the summary (given the fit's), with the reasons for its nulls."""
     n_window = persistence.final_third(len(steps))
     window = grid[-n_window:]
     ok = np.isfinite(window).all(0)
@@ -229,35 +186,31 @@ def _persistence(
             f"needs ≥ {persistence.MIN_WINDOW} snapshots in the final third and ≥ 3 layers "
             f"(have {n_window} and {int(ok.sum())})"
         )
-        return _PersistencePart(reasons={"is_persistent": why})
+        return refused("is_persistent", why)
     time_corr = float(np.nan_to_num(noise.time_corr))
     test = persistence.drift_test(steps[-n_window:], window[:, ok], tol, time_corr)
     drift, upper = as_float(test.relative), as_float(test.upper)
-    if fit.profile_p is None:
+    if fit.get("profile_p") is None:
         why = "no test of the depth profile against noise: " + (
-            fit.reasons.get("profile_p") or fit.reasons.get("coef") or "the fit was not made"
+            fit["reasons"].get("profile_p") or fit["reasons"].get("coef") or "the fit was not made"
         )
-        return _PersistencePart(drift=drift, drift_upper=upper, reasons={"is_persistent": why})
-    if fit.profile_p >= ALPHA:
+        return refused("is_persistent", why, drift=drift, drift_upper=upper)
+    if fit["profile_p"] >= ALPHA:
         why = "no depth profile distinguishable from noise at the end"
-        return _PersistencePart(
-            drift=drift, drift_upper=upper, is_persistent=False, reasons={"settle_step": why}
-        )
+        return refused("settle_step", why, drift=drift, drift_upper=upper, is_persistent=False)
     if not bool(test.settled):
         why = (
             f"the shape may still move by up to {test.upper:.2g} of the profile over the final "
             f"third (95% upper bound; change {test.relative:.2g}; tolerance {tol}): the run "
             "cannot show it stopped"
         )
-        return _PersistencePart(
-            drift=drift, drift_upper=upper, is_persistent=False, reasons={"settle_step": why}
-        )
+        return refused("settle_step", why, drift=drift, drift_upper=upper, is_persistent=False)
     dist = persistence.shape_distance(grid, smooth=5, tail=max(1, math.ceil(0.1 * len(steps))))
     settled_at = persistence.settle_step(steps, dist, tol)
     fraction = None
     if settled_at is not None and steps[-1] > steps[0]:
         fraction = float((steps[-1] - settled_at) / (steps[-1] - steps[0]))
-    return _PersistencePart(
+    return dict(
         drift=drift,
         drift_upper=upper,
         is_persistent=True,

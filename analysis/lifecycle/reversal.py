@@ -26,10 +26,11 @@ interval for that line's zero (`crossing`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.lifecycle.parts import Part, refused
 from analysis.stats import ALPHA, as_float, as_interval, band_contrasts, fieller
 from analysis.stats.layer_permutation import (
     innovations,
@@ -212,29 +213,15 @@ def decide(test: ReversalTest) -> np.ndarray:
     return (test.p_end < ALPHA) & (test.p_opposite < ALPHA)
 
 
-@dataclass(frozen=True, kw_only=True)
-class ReversalPart:
-    """The reversal's part of a wave summary, with the reasons for its nulls."""
-
-    end_gradient: float | None = None
-    early_gradient: float | None = None
-    reversal_p: float | None = None
-    has_reversal: bool | None = None
-    reversal_step: float | None = None
-    reversal_step_ci: tuple[float, float] | None = None
-    peak_step: float | None = None
-    peak_value: float | None = None
-    reasons: dict[str, str] = field(default_factory=dict)
-
-
 def reversal_part(
     steps: np.ndarray, c: np.ndarray, raw: np.ndarray, noise: NoiseEstimate, tail: float
-) -> ReversalPart:
-    """The reversal test, G's extreme before the end window and the reversal step of one run
-    (smoothed and raw compression `[T, L]`, the noise of ln R_s), or the reason it cannot."""
+) -> Part:
+    """The reversal's fields of a wave summary: the reversal test, G's extreme before the end
+    window and the reversal step of one run (smoothed and raw compression `[T, L]`, the noise
+    of ln R_s), or the reason it cannot."""
     n_steps, n_layers = c.shape
     floor = min_reversal_p(n_layers)
-    refused = (
+    why = (
         f"{n_layers} layers cannot show a reversal of G(t): the smallest permutation "
         f"p-value is {floor:.3g}"
         if n_layers < 3 or floor >= ALPHA
@@ -244,8 +231,8 @@ def reversal_part(
         if not np.isfinite(c).all()
         else noise.reason
     )
-    if refused is not None:
-        return ReversalPart(reasons={"has_reversal": refused})
+    if why is not None:
+        return refused("has_reversal", why)
     rho = max(float(noise.layer_corr), 0.0)
     test = reversal_test(c, rho, depth_sd(noise), tail)
     g = band_gradient(c)
@@ -274,7 +261,7 @@ def reversal_part(
         reasons["reversal_step"] = (
             "G's slope at the crossing is not significant: the data do not locate the reversal"
         )
-    return ReversalPart(
+    return dict(
         end_gradient=as_float(test.end_gradient),
         early_gradient=as_float(g[: n_steps - n_end].mean()),
         reversal_p=as_float(test.p),

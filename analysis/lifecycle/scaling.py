@@ -24,6 +24,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from analysis.lifecycle.parts import Part, refused, summary_fields
 from analysis.lifecycle.profile import alpha_profile
 from analysis.results import Analysis
 from analysis.run import Run, load_run
@@ -132,11 +133,11 @@ def fit_scaling_law(
     distinct = len(np.unique(depths[ok]))
     if distinct < MIN_DEPTHS:
         few = f"needs ≥ {MIN_DEPTHS} distinct depths with Δα > 0 (have {distinct})"
-        law = _LawPart(loo_predictions=np.full(len(depths), np.nan), reasons={"beta": few})
+        law = refused("beta", few, loo_predictions=np.full(len(depths), np.nan))
         gate.setdefault("beta_nonzero", few)
     else:
         law = _law(depths, delta, ok)
-        if law.beta_ci is None:
+        if law["beta_ci"] is None:
             gate.setdefault("beta_nonzero", "β's interval is undetermined")
     left_out = {}
     if n < len(depths):
@@ -144,27 +145,18 @@ def fit_scaling_law(
             f"{len(depths) - n} point(s) without a positive finite Δα were left out"
         )
     shift = _vertex_shift(depths, vert)
-    decided = law.beta_ci is not None and "beta_nonzero" not in gate
+    beta_ci = law.get("beta_ci")
+    decided = beta_ci is not None and "beta_nonzero" not in gate
     summary = ScalingSummary(
         metric=metric,
         runs=tuple(runs),
         depths=depths,
         delta_alpha=delta,
         profile_p=p,
-        beta=law.beta,
-        c=law.c,
-        r2=law.r2,
-        beta_ci=law.beta_ci,
-        beta_se=law.beta_se,
-        beta_nonzero=bool(law.beta_ci[0] > 0 or law.beta_ci[1] < 0) if decided else None,
-        loo_error=law.loo_error,
-        loo_predictions=law.loo_predictions,
+        beta_nonzero=bool(beta_ci[0] > 0 or beta_ci[1] < 0) if decided else None,
         vertex=vert,
-        vertex_slope=shift.vertex_slope,
-        vertex_slope_ci=shift.vertex_slope_ci,
-        vertex_moves=shift.vertex_moves,
         n=n,
-        reasons=gate | law.reasons | left_out | shift.reasons,
+        **summary_fields({"reasons": gate}, law, {"reasons": left_out}, shift),
     )
     if summary.beta is None:
         return Analysis(summary, ScalingCurves(depth_grid=np.array([]), fitted=np.array([])))
@@ -174,22 +166,9 @@ def fit_scaling_law(
     )
 
 
-@dataclass(frozen=True, kw_only=True)
-class _LawPart:
-    """The fitted law's part of the summary, with the reasons for its nulls."""
-
-    beta: float | None = None
-    c: float | None = None
-    r2: float | None = None
-    beta_ci: tuple[float, float] | None = None
-    beta_se: float | None = None
-    loo_error: float | None = None
-    loo_predictions: np.ndarray
-    reasons: dict[str, str] = field(default_factory=dict)
-
-
-def _law(depths: np.ndarray, delta: np.ndarray, ok: np.ndarray) -> _LawPart:
-    """The law fitted to the usable points `ok`; leave-one-out predictions at those points."""
+def _law(depths: np.ndarray, delta: np.ndarray, ok: np.ndarray) -> Part:
+    """The fitted law's fields of the summary: the law fitted to the usable points `ok`, and
+    leave-one-out predictions at those points."""
     fit = loglog_fit(depths[ok], delta[ok])
     ly, lx = np.log(delta[ok]), np.log(depths[ok])
     resid = ly - fit.intercept - fit.beta * lx
@@ -204,7 +183,7 @@ def _law(depths: np.ndarray, delta: np.ndarray, ok: np.ndarray) -> _LawPart:
     loo = np.full(len(depths), np.nan)
     loo[ok] = np.exp(pred)
     complete = bool(np.isfinite(pred).all())
-    return _LawPart(
+    return dict(
         beta=float(fit.beta),
         c=float(np.exp(fit.intercept)),
         r2=as_float(1 - float((resid**2).sum()) / sst) if sst > 0 else None,
@@ -226,24 +205,15 @@ def vertex_shift_fit(depths: np.ndarray, vertex: np.ndarray) -> tuple[np.ndarray
     return fit.coef[..., 1], lo, hi
 
 
-@dataclass(frozen=True, kw_only=True)
-class _ShiftPart:
-    """The vertex shift's part of the summary, with the reason for its nulls."""
-
-    vertex_slope: float | None = None  # per unit ln L
-    vertex_slope_ci: tuple[float, float] | None = None
-    vertex_moves: bool | None = None
-    reasons: dict[str, str] = field(default_factory=dict)
-
-
-def _vertex_shift(depths: np.ndarray, vertex: np.ndarray) -> _ShiftPart:
+def _vertex_shift(depths: np.ndarray, vertex: np.ndarray) -> Part:
+    """The vertex shift's fields of the summary, with the reason for its nulls."""
     ok = np.isfinite(vertex) & np.isfinite(depths) & (depths > 0)
     distinct = len(np.unique(depths[ok]))
     if distinct < MIN_DEPTHS:
         why = f"needs ≥ {MIN_DEPTHS} depths with a supported inverted U (have {distinct})"
-        return _ShiftPart(reasons={"vertex_moves": why})
+        return refused("vertex_moves", why)
     slope, lo, hi = vertex_shift_fit(depths[ok], vertex[ok])
-    return _ShiftPart(
+    return dict(
         vertex_slope=float(slope),
         vertex_slope_ci=as_interval(lo, hi),
         vertex_moves=bool(lo > 0 or hi < 0),

@@ -34,6 +34,7 @@ from typing import ClassVar
 import numpy as np
 
 from analysis.lifecycle import reversal
+from analysis.lifecycle.parts import Part, refused, summary_fields
 from analysis.results import Analysis
 from analysis.run import Run, load_run
 from analysis.stats import (
@@ -51,6 +52,8 @@ from analysis.stats.gls import gls
 from analysis.stats.noise import NoiseEstimate, depth_sd, estimate_noise
 
 MIN_WAVE_LAYERS = 5
+SMOOTH = 3  # snapshots in the centred moving average of compression over time
+MIN_COMPRESSION = 0.02  # a layer whose compression peaks below this has no onset
 TOP_SHARE = 0.9  # the peak: median of c where its smoothed curve is within 10% of its maximum
 
 
@@ -187,8 +190,8 @@ def compression_wave(
     run: Run | str | Path,
     kinds: Iterable[str] | str | None = None,
     *,
-    smooth: int = 3,
-    min_compression: float = 0.02,
+    smooth: int = SMOOTH,
+    min_compression: float = MIN_COMPRESSION,
     tail: float = 0.2,
 ) -> WaveResult:
     """Onsets, the wave test and speed, and the reversal test of G(t)."""
@@ -199,60 +202,24 @@ def compression_wave(
     c = smooth_time(raw, smooth)
     n_layers = run.n_layers
     onset = peak = np.full(n_layers, np.nan)
-    too_short = {"onset": f"needs ≥ 3 snapshots (have {len(steps)})"} if len(steps) < 3 else {}
-    if not too_short:
+    too_short: Part = {}
+    if len(steps) < 3:
+        too_short = refused("onset", f"needs ≥ 3 snapshots (have {len(steps)})")
+    else:
         onset, peak = onsets(steps, c, min_compression)
     noise = rank_noise(raw)
     wave = _wave(onset, peak, noise, min_compression)
     rev = reversal.reversal_part(steps, c, raw, noise, tail)
-    summary = WaveSummary(
-        kinds=kinds,
-        onset=onset,
-        max_compression=peak,
-        spearman_rho=wave.spearman_rho,
-        spearman_p=wave.spearman_p,
-        wave_p=wave.wave_p,
-        layer_corr=wave.layer_corr,
-        has_wave=wave.has_wave,
-        direction=wave.direction,
-        slope=wave.slope,
-        slope_ci=wave.slope_ci,
-        speed=wave.speed,
-        speed_ci=wave.speed_ci,
-        end_gradient=rev.end_gradient,
-        early_gradient=rev.early_gradient,
-        reversal_p=rev.reversal_p,
-        has_reversal=rev.has_reversal,
-        reversal_step=rev.reversal_step,
-        reversal_step_ci=rev.reversal_step_ci,
-        peak_step=rev.peak_step,
-        peak_value=rev.peak_value,
-        reasons=too_short | wave.reasons | rev.reasons,
-    )
+    parts = summary_fields(too_short, wave, rev)
+    summary = WaveSummary(kinds=kinds, onset=onset, max_compression=peak, **parts)
     g = reversal.band_gradient(np.nan_to_num(c)) if n_layers >= 3 else np.full(len(steps), np.nan)
     return Analysis(summary, WaveCurves(steps=run.steps, compression=c, gradient=g))
 
 
-@dataclass(frozen=True, kw_only=True)
-class _WavePart:
-    """The wave test's part of the summary, with the reasons for its nulls."""
-
-    spearman_rho: float | None = None
-    spearman_p: float | None = None
-    wave_p: float | None = None
-    layer_corr: float | None = None
-    has_wave: bool | None = None
-    direction: str | None = None
-    slope: float | None = None
-    slope_ci: tuple[float, float] | None = None
-    speed: float | None = None
-    speed_ci: tuple[float, float] | None = None
-    reasons: dict[str, str] = field(default_factory=dict)
-
-
 def _wave(
     onset: np.ndarray, peak: np.ndarray, noise: NoiseEstimate, min_compression: float
-) -> _WavePart:
+) -> Part:
+    """The wave test's fields of the summary, with the reasons for its nulls."""
     ok = np.isfinite(onset)
     n = int(ok.sum())
     if n < MIN_WAVE_LAYERS:
@@ -260,22 +227,20 @@ def _wave(
             f"needs ≥ {MIN_WAVE_LAYERS} layers whose compression reaches "
             f"min_compression={min_compression} (have {n}): fewer cannot show a wave"
         )
-        return _WavePart(reasons={"has_wave": why})
+        return refused("has_wave", why)
     layers = np.flatnonzero(ok)
     rho, p = spearman_exact(layers.astype(float), onset[ok])
+    spearman = dict(spearman_rho=as_float(rho), spearman_p=as_float(p))
     if noise.reason is not None:
-        return _WavePart(
-            spearman_rho=as_float(rho), spearman_p=as_float(p), reasons={"has_wave": noise.reason}
-        )
+        return refused("has_wave", noise.reason, **spearman)
     test = wave_test(onset[ok], noise, peak[ok], layers)
     lo, hi = test.interval()
     has_wave = bool(test.p < ALPHA)
     reasons = {}
     if not has_wave:
         reasons["speed"] = f"no wave: onset does not change with depth (p = {test.p:.3g})"
-    return _WavePart(
-        spearman_rho=as_float(rho),
-        spearman_p=as_float(p),
+    return dict(
+        **spearman,
         wave_p=as_float(test.p),
         layer_corr=max(float(noise.layer_corr), 0.0),
         has_wave=has_wave,
