@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.gpt2_shapes import add_size_options, block_shapes
 from bench.timing import median_time
 from spectral_jax.host_blas import single_threaded_blas
 from spectral_jax.metrics import spectral_metrics
@@ -39,17 +40,9 @@ from tests.spectral_jax.reference import (
 def gpt2_weights(layers: int, d_model: int, seed: int = 0) -> dict[tuple[int, str], jax.Array]:
     """`{(layer, kind): W}` shaped like GPT-2 124M, each with a heavy-tailed spectrum."""
     rng = np.random.default_rng(seed)
-    shapes = {
-        "q": (d_model, d_model),
-        "k": (d_model, d_model),
-        "v": (d_model, d_model),
-        "o": (d_model, d_model),
-        "mlp_in": (d_model, 4 * d_model),
-        "mlp_out": (4 * d_model, d_model),
-    }
     named = {}
     for layer in range(layers):
-        for kind, (m, n) in shapes.items():
+        for kind, (m, n) in block_shapes(d_model).items():
             lam = np.sort(pareto_eigenvalues(3.0, min(m, n), rng))[::-1]
             w = matrix_with_spectrum(np.sqrt(lam) * 0.02, m, n, rng)
             named[(layer, kind)] = jnp.asarray(w, jnp.float32)
@@ -87,8 +80,7 @@ def obvious_snapshot(named: dict[tuple[int, str], jax.Array]) -> list[tuple]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--layers", type=int, default=12)
-    parser.add_argument("--d-model", type=int, default=768)
+    add_size_options(parser)
     args = parser.parse_args()
     device = jax.devices()[0]
     print(f"device: {device.platform} ({device.device_kind}), jax {jax.__version__}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import orbax.checkpoint as ocp
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.gpt2_shapes import add_size_options, block_shapes
 from spectral_jax.metrics import METRIC_NAMES
 from spectral_jax.store import SpectraStore, SpectraWriter, _manager
 
@@ -29,8 +32,7 @@ KINDS = ("k", "mlp_in", "mlp_out", "o", "q", "v")
 
 def write_store(path: Path, snapshots: int, layers: int, d_model: int) -> float:
     """A store of `snapshots` random entries; returns the seconds the writer took."""
-    shapes = {k: [d_model, d_model] for k in ("k", "o", "q", "v")}
-    shapes.update(mlp_in=[d_model, 4 * d_model], mlp_out=[4 * d_model, d_model])
+    shapes = {kind: list(shape) for kind, shape in block_shapes(d_model).items()}
     meta = {
         "metrics_version": 1,
         "model": {"family": "bench", "layers": layers, "d_model": d_model},
@@ -61,8 +63,7 @@ def timed(label: str, fn):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--snapshots", type=int, default=1000)
-    parser.add_argument("--layers", type=int, default=12)
-    parser.add_argument("--d-model", type=int, default=768)
+    add_size_options(parser)
     parser.add_argument("--orbax-sample", type=int, default=50)
     args = parser.parse_args()
     print(f"device: host CPU ({os.cpu_count()} cores); numpy/Orbax reads, no accelerator")

@@ -11,19 +11,18 @@ accumulation (printed).
 from __future__ import annotations
 
 import argparse
-import tempfile
+import sys
 import time
+from pathlib import Path
 
 import jax
 import numpy as np
-from flax import nnx
 
-from spectral_jax.model import Transformer, count_params, flops_per_token
-from train.config import load_config
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.trainer_step import bench_config, trainer_step
+from spectral_jax.model import flops_per_token
 from train.data import TrainLoader
-from train.mesh import global_batch, make_mesh, replicated
-from train.optim import make_optimizer
-from train.step import init_state, make_train_step
+from train.mesh import global_batch
 from train.throughput import mfu
 
 LOGITS_BUDGET = 1 << 30  # bytes of float32 logits per micro-batch on CPU hosts
@@ -38,22 +37,13 @@ def cpu_grad_accum(batch: int, seq_len: int, vocab: int) -> int:
 
 
 def measure(config_path: str, steps: int, max_seconds: float, overrides: list[str]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = load_config(config_path, [*overrides, f"run.dir={tmp}"])
-        if jax.default_backend() == "cpu" and cfg.train.grad_accum == 1:
-            # Same step (same global batch), micro-batched so host memory holds the logits.
-            accum = cpu_grad_accum(cfg.train.batch_size, cfg.train.seq_len, cfg.model.vocab_size)
-            if accum > 1:
-                cfg = load_config(
-                    config_path, [*overrides, f"run.dir={tmp}", f"train.grad_accum={accum}"]
-                )
-    mesh = make_mesh(cfg.mesh)
-    model = Transformer(cfg.model, rngs=nnx.Rngs(0))
-    n_params = count_params(model)
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    tx, schedule = make_optimizer(cfg.optim, cfg.train.steps)
-    state = jax.device_put(init_state(params, tx), replicated(mesh))
-    step_fn = make_train_step(graphdef, rest, tx, schedule, mesh, grad_accum=cfg.train.grad_accum)
+    cfg = bench_config(config_path, overrides)
+    if jax.default_backend() == "cpu" and cfg.train.grad_accum == 1:
+        # Same step (same global batch), micro-batched so host memory holds the logits.
+        accum = cpu_grad_accum(cfg.train.batch_size, cfg.train.seq_len, cfg.model.vocab_size)
+        if accum > 1:
+            cfg = bench_config(config_path, [*overrides, f"train.grad_accum={accum}"])
+    mesh, state, step_fn, n_params = trainer_step(cfg)
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, cfg.model.vocab_size, size=200_000 + cfg.train.seq_len, dtype=np.int32)
     loader = TrainLoader(tokens, cfg.train.seq_len, cfg.train.batch_size, seed=0)

@@ -15,24 +15,20 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import jax
 import numpy as np
 import torch
-from flax import nnx
 from torch import nn
 from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from spectral_jax.model import Transformer
+from bench.trainer_step import bench_config, trainer_step
 from spectral_jax.model_config import ModelConfig
-from train.config import Config, load_config
-from train.mesh import global_batch, make_mesh, replicated
-from train.optim import make_optimizer
-from train.step import init_state, make_train_step
+from train.config import Config
+from train.mesh import global_batch
 
 
 class TorchBlock(nn.Module):
@@ -99,11 +95,8 @@ def torch_step_fn(config: Config):
 
 
 def jax_step_fn(config: Config):
-    mesh = make_mesh(config.mesh)
-    graphdef, params, rest = nnx.split(Transformer(config.model, rngs=nnx.Rngs(0)), nnx.Param, ...)
-    tx, schedule = make_optimizer(config.optim, config.train.steps)
-    holder = {"state": jax.device_put(init_state(params, tx), replicated(mesh))}
-    step = make_train_step(graphdef, rest, tx, schedule, mesh)
+    mesh, state, step, _ = trainer_step(config)
+    holder = {"state": state}
 
     def run(batch: dict[str, np.ndarray]) -> float:
         holder["state"], metrics = step(holder["state"], global_batch(batch, mesh))
@@ -113,8 +106,7 @@ def jax_step_fn(config: Config):
 
 
 def compare(path: str, overrides: list[str], steps: int, rounds: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        config = load_config(path, [*overrides, f"run.dir={tmp}"])
+    config = bench_config(path, overrides)
     b, t, vocab = config.train.batch_size, config.train.seq_len, config.model.vocab_size
     rng = np.random.default_rng(0)
     batches = [rng.integers(0, vocab, size=(b, t + 1), dtype=np.int32) for _ in range(4)]

@@ -63,46 +63,59 @@ def neox_config(
     }
 
 
-def _gpt2_tensors(c: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+Shapes = dict[str, tuple[int, ...]]
+
+
+def _norm(prefix: str, d: int) -> Shapes:
+    """A LayerNorm's weight and bias."""
+    return {f"{prefix}.weight": (d,), f"{prefix}.bias": (d,)}
+
+
+def _conv1d(prefix: str, n_in: int, n_out: int) -> Shapes:
+    """A GPT-2 `Conv1D`: the weight stored `[in, out]`."""
+    return {f"{prefix}.weight": (n_in, n_out), f"{prefix}.bias": (n_out,)}
+
+
+def _linear(prefix: str, n_in: int, n_out: int) -> Shapes:
+    """A `torch.nn.Linear`: the weight stored `[out, in]`."""
+    return {f"{prefix}.weight": (n_out, n_in), f"{prefix}.bias": (n_out,)}
+
+
+def _gpt2_tensors(c: dict[str, Any]) -> Shapes:
     d, v = c["n_embd"], c["vocab_size"]
     ff = c.get("n_inner") or 4 * d
-    shapes: dict[str, tuple[int, ...]] = {
+    shapes: Shapes = {
         "transformer.wte.weight": (v, d),
         "transformer.wpe.weight": (c["n_positions"], d),
     }
     for i in range(c["n_layer"]):
         h = f"transformer.h.{i}"
-        for norm in ("ln_1", "ln_2"):
-            shapes |= {f"{h}.{norm}.weight": (d,), f"{h}.{norm}.bias": (d,)}
-        shapes |= {f"{h}.attn.c_attn.weight": (d, 3 * d), f"{h}.attn.c_attn.bias": (3 * d,)}
-        shapes |= {f"{h}.attn.c_proj.weight": (d, d), f"{h}.attn.c_proj.bias": (d,)}
-        shapes |= {f"{h}.mlp.c_fc.weight": (d, ff), f"{h}.mlp.c_fc.bias": (ff,)}
-        shapes |= {f"{h}.mlp.c_proj.weight": (ff, d), f"{h}.mlp.c_proj.bias": (d,)}
-    shapes |= {"transformer.ln_f.weight": (d,), "transformer.ln_f.bias": (d,)}
+        shapes |= _norm(f"{h}.ln_1", d) | _norm(f"{h}.ln_2", d)
+        shapes |= _conv1d(f"{h}.attn.c_attn", d, 3 * d) | _conv1d(f"{h}.attn.c_proj", d, d)
+        shapes |= _conv1d(f"{h}.mlp.c_fc", d, ff) | _conv1d(f"{h}.mlp.c_proj", ff, d)
+    shapes |= _norm("transformer.ln_f", d)
     if not c.get("tie_word_embeddings", True):
         shapes["lm_head.weight"] = (v, d)
     return shapes
 
 
-def _neox_tensors(c: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+def _neox_tensors(c: dict[str, Any]) -> Shapes:
     d, v, ff = c["hidden_size"], c["vocab_size"], c["intermediate_size"]
-    shapes: dict[str, tuple[int, ...]] = {"gpt_neox.embed_in.weight": (v, d)}
+    shapes: Shapes = {"gpt_neox.embed_in.weight": (v, d)}
     for i in range(c["num_hidden_layers"]):
         h = f"gpt_neox.layers.{i}"
-        for norm in ("input_layernorm", "post_attention_layernorm"):
-            shapes |= {f"{h}.{norm}.weight": (d,), f"{h}.{norm}.bias": (d,)}
-        qkv, dense = f"{h}.attention.query_key_value", f"{h}.attention.dense"
-        shapes |= {f"{qkv}.weight": (3 * d, d), f"{qkv}.bias": (3 * d,)}
-        shapes |= {f"{dense}.weight": (d, d), f"{dense}.bias": (d,)}
-        shapes |= {f"{h}.mlp.dense_h_to_4h.weight": (ff, d), f"{h}.mlp.dense_h_to_4h.bias": (ff,)}
-        shapes |= {f"{h}.mlp.dense_4h_to_h.weight": (d, ff), f"{h}.mlp.dense_4h_to_h.bias": (d,)}
-    shapes |= {"gpt_neox.final_layer_norm.weight": (d,), "gpt_neox.final_layer_norm.bias": (d,)}
+        shapes |= _norm(f"{h}.input_layernorm", d) | _norm(f"{h}.post_attention_layernorm", d)
+        shapes |= _linear(f"{h}.attention.query_key_value", d, 3 * d)
+        shapes |= _linear(f"{h}.attention.dense", d, d)
+        shapes |= _linear(f"{h}.mlp.dense_h_to_4h", d, ff)
+        shapes |= _linear(f"{h}.mlp.dense_4h_to_h", ff, d)
+    shapes |= _norm("gpt_neox.final_layer_norm", d)
     if not c.get("tie_word_embeddings", False):
         shapes["embed_out.weight"] = (v, d)
     return shapes
 
 
-def tensor_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+def tensor_shapes(config: dict[str, Any]) -> Shapes:
     """Every stored tensor of a checkpoint with this `config.json`, as transformers names it."""
     if config["model_type"] == "gpt2":
         return _gpt2_tensors(config)

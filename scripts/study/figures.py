@@ -6,7 +6,7 @@ matplotlib Figure, or None when the plan has nothing to draw for it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,19 @@ def _figure(panels: int) -> tuple[Figure, list[Any]]:
     fig = Figure(figsize=(4.2 * panels, 3.0), layout="constrained")
     axes = fig.subplots(1, panels, squeeze=False)[0]
     return fig, list(axes)
+
+
+def _label(axes: Sequence[Any], xlabel: str, ylabel: str) -> None:
+    """The same axis labels on every panel, and each panel's legend."""
+    for ax in axes:
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=7)
+
+
+def _floats(values: Sequence[Any]) -> np.ndarray:
+    """A collected list of numbers as floats, its nulls (not computed) as NaN."""
+    return np.array([np.nan if v is None else v for v in values], float)
 
 
 def _colour(i: int, n: int) -> Any:
@@ -67,10 +80,7 @@ def loss_curves(data: dict[str, Any]) -> Figure | None:
         label = run["condition"] if seed_i == 0 else None
         _curve(right, run, color=f"C{ci}", ls=STYLES[seed_i % 4], label=label)
     right.set_title(f"L={plan['middle_depth']}: conditions × seeds", fontsize=9)
-    for ax in (left, right):
-        ax.set_xlabel("step")
-        ax.set_ylabel("train loss")
-        ax.legend(fontsize=7)
+    _label((left, right), "step", "train loss")
     return fig
 
 
@@ -78,11 +88,24 @@ def _profile(summary: dict[str, Any] | None) -> np.ndarray | None:
     alpha = ((summary or {}).get("alpha_profile") or {}).get("alpha")
     if not alpha:
         return None
-    return np.array([np.nan if v is None else v for v in alpha], float)
+    return _floats(alpha)
 
 
 def _x(n: int) -> np.ndarray:
     return np.arange(n) / max(n - 1, 1)
+
+
+def _seed_lines(data: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each seed's summary of every condition with the style of its line: colour by condition,
+    dashes by seed, the condition named once in the legend."""
+    groups = data.get("groups") or {}
+    for ci, cond in enumerate(data["plan"]["conditions"]):
+        summary = groups.get(cond["name"])
+        for si, seed in enumerate(
+            (summary or {}).get("per_seed") or ([summary] if summary else [])
+        ):
+            label = cond["name"] if si == 0 else None
+            yield seed, {"ls": STYLES[si % 4], "ms": 3, "color": f"C{ci}", "label": label}
 
 
 def profiles(data: dict[str, Any]) -> Figure | None:
@@ -104,56 +127,25 @@ def profiles(data: dict[str, Any]) -> Figure | None:
                 _x(len(alpha)), alpha, "o-", ms=3, color=_colour(i, len(depths)), label=f"L={depth}"
             )
     left.set_title("final α profile, depth sweep", fontsize=9)
-    for ci, cond in enumerate(plan["conditions"]):
-        summary = groups.get(cond["name"])
-        for si, seed in enumerate(
-            (summary or {}).get("per_seed") or ([summary] if summary else [])
-        ):
-            alpha = _profile(seed)
-            if alpha is not None:
-                right.plot(
-                    _x(len(alpha)),
-                    alpha,
-                    "o",
-                    ls=STYLES[si % 4],
-                    ms=3,
-                    color=f"C{ci}",
-                    label=cond["name"] if si == 0 else None,
-                )
+    for seed, style in _seed_lines(data):
+        alpha = _profile(seed)
+        if alpha is not None:
+            right.plot(_x(len(alpha)), alpha, "o", **style)
     right.set_title(f"final α profile, L={plan['middle_depth']}, seeds", fontsize=9)
-    for ax in (left, right):
-        ax.set_xlabel("relative depth l/(L−1)")
-        ax.set_ylabel("α")
-        ax.legend(fontsize=7)
+    _label((left, right), "relative depth l/(L−1)", "α")
     return fig
 
 
 def onsets(data: dict[str, Any]) -> Figure | None:
     """Compression onset vs layer, every seed of every condition (the wave)."""
-    plan, groups = data["plan"], data.get("groups") or {}
-    if not groups:
+    if not data.get("groups"):
         return None
     fig, (ax,) = _figure(1)
-    for ci, cond in enumerate(plan["conditions"]):
-        summary = groups.get(cond["name"])
-        for si, seed in enumerate(
-            (summary or {}).get("per_seed") or ([summary] if summary else [])
-        ):
-            onset = (seed.get("wave") or {}).get("onset") or []
-            y = np.array([np.nan if v is None else v for v in onset], float)
-            ax.plot(
-                np.arange(len(y)),
-                y,
-                "o",
-                ls=STYLES[si % 4],
-                ms=3,
-                color=f"C{ci}",
-                label=cond["name"] if si == 0 else None,
-            )
-    ax.set_xlabel("layer")
-    ax.set_ylabel("onset step (half-max compression)")
-    ax.set_title(f"compression onsets, L={plan['middle_depth']}", fontsize=9)
-    ax.legend(fontsize=7)
+    for seed, style in _seed_lines(data):
+        onset = _floats((seed.get("wave") or {}).get("onset") or [])
+        ax.plot(np.arange(len(onset)), onset, "o", **style)
+    ax.set_title(f"compression onsets, L={data['plan']['middle_depth']}", fontsize=9)
+    _label([ax], "layer", "onset step (half-max compression)")
     return fig
 
 
@@ -163,7 +155,7 @@ def scaling(data: dict[str, Any]) -> Figure | None:
     if not result or not result.get("depths"):
         return None
     depth = np.array(result["depths"], float)
-    delta = np.array([np.nan if v is None else v for v in result["delta_alpha"]], float)
+    delta = _floats(result["delta_alpha"])
     ok = np.isfinite(delta) & (delta > 0)
     if ok.sum() < 2:  # one point is no law
         return None
@@ -183,10 +175,8 @@ def scaling(data: dict[str, Any]) -> Figure | None:
         ax.plot(grid, anchor * grid**PAPER_BETA, ":", color="grey", label="slope 0.26 (paper)")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("layers L")
-    ax.set_ylabel("Δα (noise-shrunk)")
     ax.set_title("Δα vs depth", fontsize=9)
-    ax.legend(fontsize=7)
+    _label([ax], "layers L", "Δα (noise-shrunk)")
     return fig
 
 
@@ -226,9 +216,8 @@ def noise_profile(data: dict[str, Any]) -> Figure | None:
             continue
         ci = names.index(name.split("/")[0]) if name.split("/")[0] in names else 0
         for ax, metric in zip(axes, ("alpha", "stable_rank"), strict=True):
-            sd = (fig_data.get(metric) or {}).get("sd") or []
-            y = np.array([np.nan if v is None else v for v in sd], float)
-            ax.plot(_x(len(y)), y, "-", lw=0.8, color=f"C{ci}", alpha=0.7)
+            sd = _floats((fig_data.get(metric) or {}).get("sd") or [])
+            ax.plot(_x(len(sd)), sd, "-", lw=0.8, color=f"C{ci}", alpha=0.7)
     axes[0].set_ylabel("noise SD of α per snapshot")
     axes[1].set_ylabel("relative noise SD of stable rank")
     for ax in axes:

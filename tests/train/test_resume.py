@@ -181,15 +181,20 @@ def test_corrupt_latest_checkpoint_falls_back_to_the_newest_older_one(
     assert sorted(tag_steps(tmp_path / "tb", "train/loss")) == list(range(1, 41))
 
 
+def damage_the_only_checkpoint(run_dir: Path, tiny: list[str], steps: int) -> list[str]:
+    """Train `steps` steps into `run_dir` (no probe) and damage its one checkpoint; returns the
+    arguments that resume the run to twice as many steps."""
+    args = [*tiny, f"train.steps={steps}", "spectral.every=0", f"run.dir={run_dir}"]
+    assert run_cli(args).returncode == 0
+    damage_binary_files(run_dir / "checkpoints" / str(steps))
+    return [*args, f"train.steps={2 * steps}", "run.allow_config_change=true"]
+
+
 def test_the_only_checkpoint_corrupt_is_a_one_line_error_that_moves_nothing(
     tmp_path: Path, tiny: list[str]
 ) -> None:
     run_dir = tmp_path / "run"
-    args = [*tiny, "train.steps=4", "spectral.every=0", f"run.dir={run_dir}"]
-    assert run_cli(args).returncode == 0
-    step_dir = run_dir / "checkpoints" / "4"
-    damage_binary_files(step_dir)
-    proc = run_cli([*args, "train.steps=8", "run.allow_config_change=true"])
+    proc = run_cli(damage_the_only_checkpoint(run_dir, tiny, steps=4))
     assert proc.returncode == 2  # docs/training.md: no checkpoint restores is bad input
     errors = [x for x in proc.stderr.splitlines() if x.startswith("error: ")]
     assert errors == [
@@ -200,7 +205,8 @@ def test_the_only_checkpoint_corrupt_is_a_one_line_error_that_moves_nothing(
     ]
     assert "Traceback" not in proc.stderr and "Event loop" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) <= 2, proc.stderr  # the memory line, the error
-    assert step_dir.exists()  # the cause may be the config, not the files: nothing is moved
+    # The cause may be the config, not the files: nothing is moved.
+    assert (run_dir / "checkpoints" / "4").exists()
     assert not (run_dir / "corrupt_checkpoints").exists()
     assert len(read_metrics(run_dir)) == 4  # and nothing rewound
 
@@ -208,11 +214,7 @@ def test_the_only_checkpoint_corrupt_is_a_one_line_error_that_moves_nothing(
 def test_debug_adds_the_traceback_of_an_unreadable_checkpoint(
     tmp_path: Path, tiny: list[str]
 ) -> None:
-    run_dir = tmp_path / "run"
-    args = [*tiny, "train.steps=2", "spectral.every=0", f"run.dir={run_dir}"]
-    assert run_cli(args).returncode == 0
-    damage_binary_files(run_dir / "checkpoints" / "2")
-    again = [*args, "train.steps=4", "run.allow_config_change=true"]
+    again = damage_the_only_checkpoint(tmp_path / "run", tiny, steps=2)
     for proc in (run_cli(["--debug", *again]), run_cli(again, SPECTRAL_JAX_DEBUG="1")):
         assert proc.returncode == 2
         assert "Traceback" in proc.stderr and "DATA_LOSS" in proc.stderr

@@ -28,8 +28,6 @@ from spectral_jax.model import Transformer
 from spectral_jax.model_config import ModelConfig
 from tests.analysis.importance.importance_planted import PLANTED, planted_setup
 
-pytestmark = pytest.mark.filterwarnings("ignore:degenerate spectra")
-
 
 @pytest.fixture(scope="module")
 def result():

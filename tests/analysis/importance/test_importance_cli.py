@@ -28,7 +28,6 @@ from tests.analysis.importance.importance_planted import (
 )
 from tests.helpers import REPO, damage_binary_files
 
-pytestmark = pytest.mark.filterwarnings("ignore:degenerate spectra")
 KINDS = ("q", "k", "v", "o", "mlp_in", "mlp_out")
 IMPORTANCE_COLUMNS = ["layer", "delta_loss", "block_influence", "angular_distance", "alpha"]
 FAST = ["--tokens", "512", "--seq-len", "16", "--n-boot", "100", "--quiet"]

@@ -23,8 +23,6 @@ from analysis.importance.pruning import (
 )
 from tests.analysis.importance.importance_planted import PLANTED, PRUNING_COLUMNS, planted_setup
 
-pytestmark = pytest.mark.filterwarnings("ignore:degenerate spectra")
-
 
 @pytest.fixture(scope="module")
 def result():
