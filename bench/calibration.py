@@ -7,7 +7,9 @@ cell is measured again independently);
 then the persistence test at its tolerance boundary and at half of it over α noise 0.02–0.2;
 then each claim's test across seeds for groups of 3, 5 and 9 seeds at 12 layers.
 
-Usage: python bench/calibration.py [--n 200] [--seed 0] [--confirm 2000] [--quick]
+Usage: python bench/calibration.py [--n 200] [--seed 0] [--confirm 2000] [--quick] [--measured]
+`--measured`: only every row at the noise measured on real runs (`Noise()`'s defaults: its SDs,
+their growth with depth, AR(1) in time and adjacent-layer correlation), the README's last row.
 Rates come from `analysis.calibration.grid` (simulated runs through the analyses' own cores).
 A false-positive rate should be ≤ 0.05, a coverage ≥ 0.90 (nominal 0.95); "declined": runs
 whose noise correlation the analysis refused to estimate. `--quick`: 12 layers, the corners of
@@ -29,6 +31,8 @@ from analysis.calibration.grid import (
     Row,
     confirm,
     grid_rows,
+    measured_cell,
+    measured_rows,
     persistence_rows,
     worst,
 )
@@ -110,6 +114,17 @@ def print_seeds(rows: list) -> None:
         print(f"| {decision} | {measure} | " + " | ".join(text) + " |")
 
 
+def print_measured(n: int, seed: int) -> None:
+    """Every decision and interval at the measured noise, one line each."""
+    cell = measured_cell()
+    print(f"at the noise measured on real runs ({cell}), n={n} runs per row\n")
+    print("| decision | measures | L | rate | target |")
+    print("|---|---|---|---|---|")
+    for row in measured_rows(n, seed, cell=cell):
+        target = {"false positives": "≤ 0.05", "coverage": "≥ 0.90"}.get(row.kind, "—")
+        print(f"| {row.decision} | {row.kind} | {row.depth} | {_cell_rate(row)} | {target} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="simulated runs per cell")
@@ -118,8 +133,15 @@ def main() -> None:
     parser.add_argument(
         "--confirm", type=int, default=2000, help="runs re-measuring each row's worst cell"
     )
+    parser.add_argument(
+        "--measured", action="store_true", help="only every row at the noise of real runs"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
+    if args.measured:
+        print_measured(args.n, args.seed)
+        print(f"\n({time.perf_counter() - started:.0f} s)")
+        return
     cells = CELLS + DEPTH_SD_CELLS
     depths: tuple[int, ...] = (8, 12, 24)
     if args.quick:

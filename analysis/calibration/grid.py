@@ -40,15 +40,24 @@ class Cell:
     ar: float = 0.0
     depth_sd: float = 0.0
     alpha: float = 0.2  # SD of α per snapshot
+    rank: float = 0.01  # relative SD of the stable rank per snapshot
+    offset: float = 0.0  # SD of fixed per-layer offsets of α
+    measured: bool = False  # SDs as measured: rows that set their own SD take the cell's
 
     def noise(self) -> Noise:
         return Noise(
-            alpha=self.alpha, ar=self.ar, layer_corr=self.layer_corr, depth_sd=self.depth_sd
+            rank=self.rank,
+            alpha=self.alpha,
+            ar=self.ar,
+            layer_corr=self.layer_corr,
+            depth_sd=self.depth_sd,
+            offset=self.offset,
         )
 
     def __str__(self) -> str:
         out = f"ρ_L {self.layer_corr:g}, AR {self.ar:g}"
-        return out + (f", SD×(1+{self.depth_sd:g}x)" if self.depth_sd else "")
+        out += f", SD×(1+{self.depth_sd:g}x)" if self.depth_sd else ""
+        return out + (f", α SD {self.alpha:g}, rank SD {self.rank:g}" if self.measured else "")
 
 
 CELLS = tuple(Cell(layer_corr=r, ar=a) for r, a in itertools.product(LAYER_CORR, AR))
@@ -79,6 +88,8 @@ class Measure:
 
 
 def _model_noise(cell: Cell) -> Noise:
+    if cell.measured:
+        return cell.noise()
     return Noise(rank=0.01, alpha=0.1, ar=cell.ar, layer_corr=cell.layer_corr)
 
 
@@ -89,6 +100,8 @@ def _model_coverage(layers: int, n: int, seed: int, cell: Cell) -> dict[str, Rat
 
 
 def _planted_noise(cell: Cell) -> Noise:
+    if cell.measured:
+        return cell.noise()
     return Noise(alpha=0.05, ar=cell.ar, layer_corr=cell.layer_corr)
 
 
@@ -215,6 +228,39 @@ def grid_rows(
         if (m.scope == "model" and model) or (m.scope == "sweep" and sweeps):
             depth = str(MODEL_DEPTH) if m.scope == "model" else SWEEP_NAME
             rows += [_measure(m, depth, n, seed, cell) for cell in plain]
+    return rows
+
+
+def measured_cell(noise: Noise | None = None) -> Cell:
+    """The grid cell of a noise structure (default: `Noise()`, the noise measured on real runs)."""
+    noise = noise or Noise()
+    return Cell(
+        layer_corr=noise.layer_corr,
+        ar=noise.ar,
+        depth_sd=noise.depth_sd,
+        alpha=noise.alpha,
+        rank=noise.rank,
+        offset=noise.offset,
+        measured=True,
+    )
+
+
+def measured_rows(
+    n: int = 400, seed: int = 0, *, cell: Cell | None = None, depths: Iterable[int] = DEPTHS
+) -> list[Row]:
+    """Every row of the grid at one noise structure (default: as measured on real runs), its
+    depth slope included, with the two-timescale fits and the sweeps."""
+    cell = cell or measured_cell()
+    rows = [
+        _measure(m, str(depth), n, seed, cell)
+        for depth in depths
+        for m in MEASURES
+        if m.scope == "depth"
+    ]
+    for m in MEASURES:
+        if m.scope != "depth":
+            depth = str(MODEL_DEPTH) if m.scope == "model" else SWEEP_NAME
+            rows.append(_measure(m, depth, n, seed, cell))
     return rows
 
 

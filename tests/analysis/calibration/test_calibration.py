@@ -112,6 +112,23 @@ def test_vertex_shift() -> None:
     nominal(prof.vertex_shift(SWEEP, 300, seed=16, slope=-0.05))
 
 
+def test_the_measured_row_runs_every_row_at_the_measured_noise() -> None:
+    """`measured_cell` keeps every figure of the noise, and rows that fix their own SD in the
+    grid (the sweeps, the two-timescale fits) take the measured SDs instead."""
+    from dataclasses import fields
+
+    from analysis.calibration import grid
+
+    noise = Noise(rank=0.003, alpha=0.07, ar=0.4, layer_corr=0.3, depth_sd=0.5, offset=0.02)
+    cell = grid.measured_cell(noise)
+    assert cell.noise() == noise and cell.measured
+    assert grid.measured_cell().noise() == Noise()
+    assert grid._planted_noise(cell) == noise and grid._model_noise(cell) == noise
+    plain = grid.Cell(layer_corr=0.3, ar=0.4)
+    assert grid._planted_noise(plain).alpha == 0.05 and grid._model_noise(plain).alpha == 0.1
+    assert {f.name for f in fields(Noise)} <= {f.name for f in fields(grid.Cell)}
+
+
 @pytest.mark.slow
 def test_full_calibration_grid() -> None:
     """Every row's worst cell over layer correlation ≤ 0.7 and AR(1) ≤ 0.9, re-measured with
