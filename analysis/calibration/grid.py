@@ -42,6 +42,7 @@ class Cell:
     alpha: float = 0.2  # SD of α per snapshot
     rank: float = 0.01  # relative SD of the stable rank per snapshot
     offset: float = 0.0  # SD of fixed per-layer offsets of α
+    rank_layer_corr: float | None = None  # the stable rank's, where it differs from α's
     measured: bool = False  # SDs as measured: rows that set their own SD take the cell's
 
     def noise(self) -> Noise:
@@ -52,6 +53,7 @@ class Cell:
             layer_corr=self.layer_corr,
             depth_sd=self.depth_sd,
             offset=self.offset,
+            rank_layer_corr=self.rank_layer_corr,
         )
 
     def __str__(self) -> str:
@@ -241,6 +243,7 @@ def measured_cell(noise: Noise | None = None) -> Cell:
         alpha=noise.alpha,
         rank=noise.rank,
         offset=noise.offset,
+        rank_layer_corr=noise.rank_layer_corr,
         measured=True,
     )
 

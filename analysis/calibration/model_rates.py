@@ -32,15 +32,16 @@ def two_timescale_coverage(
     rng = np.random.default_rng(seed)
     hits = {"tau_fast": 0, "tau_slow": 0}
     for _ in range(n):
-        eps = noise.draw(rng, (2, len(steps), layers))
-        c_obs = c + noise.rank * eps[0]
+        rank_eps = noise.draw(rng, (len(steps), layers), rank=True)
+        alpha_eps = noise.draw(rng, (len(steps), layers))
+        c_obs = c + noise.rank * rank_eps
         c_obs[0] = 0.0
         rows = {
             "step": np.repeat(steps, layers),
             "layer": np.tile(np.arange(layers), len(steps)),
             "kind": "q",
             "stable_rank": (30 * (1 - c_obs)).ravel(),
-            "alpha": (alpha + noise.alpha * eps[1]).ravel(),
+            "alpha": (alpha + noise.alpha * alpha_eps).ravel(),
         }
         fit = fit_two_timescale(Run.from_frame(pd.DataFrame(rows)))
         for name, truth in (("tau_fast", TAU_FAST), ("tau_slow", TAU_SLOW)):

@@ -42,13 +42,20 @@ class Noise:
     alpha: float = 0.2  # SD of α per layer and snapshot
     ar: float = 0.0  # AR(1) coefficient over snapshots
     layer_corr: float = 0.0  # AR(1) coefficient over layers (correlation of adjacent layers)
+    rank_layer_corr: float | None = None  # the stable rank's, where it differs from α's
     depth_sd: float = 0.0  # SD × (1 + depth_sd·x) at relative depth x
     offset: float = 0.0  # SD of fixed per-layer offsets of α
 
-    def draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-        """Unit noise `[..., T, L]` with this time and layer correlation and depth profile."""
+    def draw(
+        self, rng: np.random.Generator, shape: tuple[int, ...], *, rank: bool = False
+    ) -> np.ndarray:
+        """Unit noise `[..., T, L]` with this time and layer correlation and depth profile
+        (`rank`: the stable rank's layer correlation)."""
         scale = 1 + self.depth_sd * rel_depth(shape[-1])
-        return ar1(rng, shape, self.ar, self.layer_corr) * scale
+        layer = self.layer_corr
+        if rank and self.rank_layer_corr is not None:
+            layer = self.rank_layer_corr
+        return ar1(rng, shape, self.ar, layer) * scale
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,7 +121,7 @@ def stable_rank(
 ) -> np.ndarray:
     """`[batch, T, L]` stable ranks R_s = R0·(1 − c)·(1 + noise), R0 ~ U(30, 50) per layer."""
     r0 = rng.uniform(30, 50, (batch, 1, c.shape[1]))
-    return r0 * (1 - c) * (1 + noise.rank * noise.draw(rng, (batch, *c.shape)))
+    return r0 * (1 - c) * (1 + noise.rank * noise.draw(rng, (batch, *c.shape), rank=True))
 
 
 def compression_of(ranks: np.ndarray) -> np.ndarray:

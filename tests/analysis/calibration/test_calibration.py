@@ -119,7 +119,15 @@ def test_the_measured_row_runs_every_row_at_the_measured_noise() -> None:
 
     from analysis.calibration import grid
 
-    noise = Noise(rank=0.003, alpha=0.07, ar=0.4, layer_corr=0.3, depth_sd=0.5, offset=0.02)
+    noise = Noise(
+        rank=0.003,
+        alpha=0.07,
+        ar=0.4,
+        layer_corr=0.3,
+        rank_layer_corr=0.5,
+        depth_sd=0.5,
+        offset=0.02,
+    )
     cell = grid.measured_cell(noise)
     assert cell.noise() == noise and cell.measured
     assert grid.measured_cell().noise() == Noise()
