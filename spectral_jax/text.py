@@ -5,13 +5,15 @@ stream it was trained on.
 A document's ids are followed by `<|endoftext|>` (as the trainer, GPT-2 and Pythia concatenate
 documents) whenever the tokenizer has that token; byte-level text is the UTF-8 bytes of the
 documents joined. Errors are `TextError` with a one-line message; callers re-raise it as their
-own error type (`CorpusError`, the analysis' `DataError`), naming their key or flag.
+own error type (`CorpusError`, the analysis' `DataError`) with `raised_as`, naming their key or
+flag.
 """
 
 from __future__ import annotations
 
 import glob
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,15 @@ END_OF_TEXT = "<|endoftext|>"
 
 class TextError(ValueError):
     """Text that cannot be found or read; the message names the path and why."""
+
+
+@contextmanager
+def raised_as(error: type[Exception], prefix: str = "") -> Iterator[None]:
+    """Re-raise a `TextError` from the block as the caller's `error`, prefixed with its key."""
+    try:
+        yield
+    except TextError as err:
+        raise error(f"{prefix}{err}") from None
 
 
 def find_text_files(path: str) -> list[Path]:

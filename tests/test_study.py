@@ -77,6 +77,13 @@ def test_bad_plan_input_is_one_line_naming_the_key(
     assert "\n" not in str(err.value)
 
 
+def test_a_broken_plan_file_is_one_line_naming_the_file_and_the_line(tmp_path: Path) -> None:
+    plan = tmp_path / "broken.yaml"
+    plan.write_text("name: broken\ndepths: [4, 6\n")
+    with pytest.raises(PlanError, match=rf"^{plan} is not valid YAML: .*\(line 3, column 1\)$"):
+        load_plan(str(plan))
+
+
 def test_unknown_plan_lists_the_plans() -> None:
     with pytest.raises(PlanError, match=r"no study plan 'nope'.*plans: full, paper, quick"):
         load_plan("nope")

@@ -254,6 +254,24 @@ def validate(tree: dict[str, Any]) -> Config:
         raise ConfigError(_format_error(err)) from None
 
 
+def read_yaml_mapping(path: Path, error: type[Exception], label: str) -> dict[str, Any]:
+    """The mapping a YAML file holds (empty for an empty file), or `error` in one line that
+    names `label` and where the YAML broke (the study's plans are read the same way)."""
+    try:
+        tree = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise error(f"{label} is not valid YAML: {_yaml_problem(err)}") from None
+    if not isinstance(tree, dict):
+        raise error(f"{label} must hold a mapping at the top level")
+    return tree
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    mark = getattr(err, "problem_mark", None)
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem
+
+
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
     """Load a YAML config file (or the defaults) and apply dotted overrides."""
     tree: dict[str, Any] = {}
@@ -261,12 +279,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
-        try:
-            tree = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
-        if not isinstance(tree, dict):
-            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        tree = read_yaml_mapping(path, ConfigError, f"config file {path}")
     apply_overrides(tree, overrides or [])
     return validate(tree)
 

@@ -52,17 +52,13 @@ def text_files(path: str | None) -> list[Path]:
     """The user's UTF-8 files: one file, every *.txt in a directory, or a glob."""
     if not path:
         raise CorpusError("data.corpus=text needs data.path (a file, a directory or a glob)")
-    try:
+    with text.raised_as(CorpusError, "data.path "):
         return text.find_text_files(path)
-    except text.TextError as err:
-        raise CorpusError(f"data.path {err}") from None
 
 
 def _read_text(path: Path) -> str:
-    try:
+    with text.raised_as(CorpusError):
         return text.read_text(path)
-    except text.TextError as err:
-        raise CorpusError(str(err)) from None
 
 
 def _cache_root(data: DataConfig) -> Path:

@@ -145,17 +145,13 @@ def _held_out(files: list[Path], val_fraction: float) -> list[str]:
 
 
 def _text_files(path: str) -> list[Path]:
-    try:
+    with text.raised_as(DataError, f"--data text:{path}: "):
         return text.find_text_files(path)
-    except text.TextError as err:
-        raise DataError(f"--data text:{path}: {err}") from None
 
 
 def _read(path: Path) -> str:
-    try:
+    with text.raised_as(DataError):
         return text.read_text(path)
-    except text.TextError as err:
-        raise DataError(str(err)) from None
 
 
 def _encode(source: ModelSource, documents: list[str], data: str) -> np.ndarray:

@@ -150,12 +150,9 @@ def load_plan(plan: str, overrides: list[str] | None = None) -> Plan:
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in PLAN_DIR.glob("*.yaml") if p.stem != "base"))
         raise PlanError(f"no study plan '{plan}' ({path} not found; plans: {known})")
-    try:
-        tree = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise PlanError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from None
-    if not isinstance(tree, dict):
-        raise PlanError(f"{path} must hold a mapping at the top level")
+    from train.config import read_yaml_mapping
+
+    tree = read_yaml_mapping(path, PlanError, str(path))
     for item in overrides or []:
         key, sep, value = item.partition("=")
         if not sep or not key:

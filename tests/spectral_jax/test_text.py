@@ -16,6 +16,7 @@ from spectral_jax.text import (
     encode_bytes,
     encode_documents,
     find_text_files,
+    raised_as,
     read_text,
 )
 
@@ -50,6 +51,21 @@ def test_reading_names_the_file_and_the_byte(tmp_path: Path) -> None:
         read_text(bad)
     with pytest.raises(TextError, match="cannot read .*missing.txt"):
         read_text(tmp_path / "missing.txt")
+
+
+def test_callers_see_their_own_error_type_prefixed_with_their_key(tmp_path: Path) -> None:
+    """`raised_as` turns a TextError into the caller's error, with no chained traceback, and
+    lets every other exception through unchanged."""
+
+    class CallerError(ValueError):
+        pass
+
+    expected = r"^data.path .*nothing\* matches no files$"
+    with pytest.raises(CallerError, match=expected) as caught, raised_as(CallerError, "data.path "):
+        find_text_files(str(tmp_path / "nothing*"))
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    with pytest.raises(KeyError), raised_as(CallerError):
+        raise KeyError("not a text error")
 
 
 def test_each_document_ends_with_end_of_text_when_the_tokenizer_has_it() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from train.config import Config, ConfigError, diff_configs, load_config
+from train.config import Config, ConfigError, diff_configs, load_config, read_yaml_mapping
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -162,6 +162,31 @@ def test_any_number_is_accepted_or_a_config_error(key: str, value: int) -> None:
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("model:\n  n_layers: 4\n bad", r"is not valid YAML: .*\(line 3, column 2\)$"),
+        ("model: [1, 2", r"is not valid YAML: .*\(line 1, column 13\)$"),
+        ("- 1\n- 2\n", r"must hold a mapping at the top level$"),
+    ],
+)
+def test_a_broken_config_file_is_one_line_naming_the_file_and_the_line(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=rf"^config file {path} {message}") as err:
+        load_config(path)
+    assert "\n" not in str(err.value)
+
+
+def test_an_empty_config_file_is_the_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("# nothing set\n")
+    assert read_yaml_mapping(path, ConfigError, "config file") == {}
+    assert load_config(path) == load_config(None)
 
 
 def test_diff_configs_lists_dotted_keys() -> None:

@@ -137,6 +137,7 @@ def test_evaluation_data_specs(sources: dict, tmp_path: Path) -> None:
         ("bogus", "is not one of"),
         ("text:", "is not one of"),
         (f"tokens:{tmp_path / 'none.bin'}", "no such file"),
+        (f"text:{tmp_path / 'none*.txt'}", r"^--data text:.*none\*\.txt: .*matches no files$"),
     ):
         with pytest.raises(DataError, match=message):
             load_eval_data(source, spec, tokens=256, seq_len=16)
