@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 from analysis.calibration import model_rates
@@ -46,15 +46,7 @@ class Cell:
     measured: bool = False  # SDs as measured: rows that set their own SD take the cell's
 
     def noise(self) -> Noise:
-        return Noise(
-            rank=self.rank,
-            alpha=self.alpha,
-            ar=self.ar,
-            layer_corr=self.layer_corr,
-            depth_sd=self.depth_sd,
-            offset=self.offset,
-            rank_layer_corr=self.rank_layer_corr,
-        )
+        return Noise(**{f.name: getattr(self, f.name) for f in fields(Noise)})
 
     def __str__(self) -> str:
         out = f"ρ_L {self.layer_corr:g}, AR {self.ar:g}"
@@ -236,16 +228,7 @@ def grid_rows(
 def measured_cell(noise: Noise | None = None) -> Cell:
     """The grid cell of a noise structure (default: `Noise()`, the noise measured on real runs)."""
     noise = noise or Noise()
-    return Cell(
-        layer_corr=noise.layer_corr,
-        ar=noise.ar,
-        depth_sd=noise.depth_sd,
-        alpha=noise.alpha,
-        rank=noise.rank,
-        offset=noise.offset,
-        rank_layer_corr=noise.rank_layer_corr,
-        measured=True,
-    )
+    return Cell(**{f.name: getattr(noise, f.name) for f in fields(Noise)}, measured=True)
 
 
 def measured_rows(
