@@ -275,13 +275,18 @@ def run_noise(
     *,
     window: int = 5,
     log: bool | None = None,
+    stride: int = 1,
 ) -> NoiseEstimate:
     """`estimate_noise` of a `Run`'s `[steps, layers]` grid of `metric` over `kinds`.
 
     `log` (default: True for `stable_rank`, whose noise is relative) measures the noise of the
-    logarithm, so that a layer's noise does not grow with its level.
+    logarithm, so that a layer's noise does not grow with its level. `stride` keeps every
+    stride-th snapshot: the noise as a coarser probe would see it (snapshot noise keeps its SD
+    at any spacing; noise that drifts grows with it).
     """
-    grid = run.grid(metric, kinds)
+    if stride < 1:
+        raise ValueError(f"stride must be a positive integer, got {stride}")
+    grid = run.grid(metric, kinds)[::stride]
     if log if log is not None else metric == "stable_rank":
         with np.errstate(invalid="ignore", divide="ignore"):
             grid = np.where(grid > 0, np.log(np.where(grid > 0, grid, 1.0)), np.nan)

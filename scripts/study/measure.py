@@ -295,4 +295,5 @@ class Analyst:
             "runs": per_run,
             "seed_spread": spread,
             "simulator": noise.simulator_defaults(per_run, reference),
+            "defaults": noise.current_defaults(),
         }

@@ -57,7 +57,32 @@ def run_figures(run_dir: str) -> dict[str, Any]:
             "depth_sd": slope,  # SD ∝ (1 + depth_sd·x), the simulator's parameter
             "window": int(est.window),
             "reason": est.reason,
+            "by_spacing": _by_spacing(run, metric),
         }
+    return out
+
+
+SPACINGS = (2, 5, 10)  # multiples of the probe interval
+
+
+def _by_spacing(run: Any, metric: str) -> list[dict[str, Any]]:
+    """Median residual scale (around each layer's local quadratic) and φ seen by a probe `k`
+    times sparser, for each k of SPACINGS that leaves enough snapshots: the same at every k
+    for snapshot noise, growing as √k for noise that drifts like a random walk."""
+    from analysis.stats.noise import MIN_SNAPSHOTS, run_noise
+
+    out = []
+    for k in SPACINGS:
+        if len(run.steps[::k]) < MIN_SNAPSHOTS:
+            break
+        est = run_noise(run, metric, stride=k)
+        out.append(
+            {
+                "stride": k,
+                "residual_sd_median": _median(est.residual_sd),
+                "time_corr": _finite(est.time_corr),
+            }
+        )
     return out
 
 
@@ -175,3 +200,15 @@ def simulator_defaults(noise: dict[str, dict[str, Any]], names: Sequence[str]) -
         "layer_corr_rank": median("stable_rank", "layer_corr"),
         "depth_sd_alpha": median("alpha", "depth_sd"),
     }
+
+
+def current_defaults() -> str:
+    """`Noise()`'s defaults as `name = value` text, to set beside what the runs measured."""
+    from dataclasses import asdict
+
+    from analysis.calibration.simulate import Noise
+
+    return ", ".join(
+        f"{name} = {value:g}" if value is not None else f"{name} = None"
+        for name, value in asdict(Noise()).items()
+    )

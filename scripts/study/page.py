@@ -643,6 +643,7 @@ class Page:
             ],
             rows,
         )
+        self._noise_by_spacing(per_run)
         unusable = {n: (f.get("alpha") or {}).get("reason") for n, f in per_run.items() if f}
         unusable = {n: why for n, why in unusable.items() if why}
         if unusable:
@@ -689,19 +690,48 @@ class Page:
         )
         sim = noise.get("simulator") or {}
         self.paragraph(
-            f"Proposed simulator defaults (`analysis.calibration.simulate.Noise`, median over "
+            f"Simulator noise from these runs (`analysis.calibration.simulate.Noise`, median over "
             f"the {sim.get('runs', 0)} {self.conditions[0]['label']} runs): alpha = "
             f"{fmt(sim.get('alpha'), 2)}, rank = {fmt(sim.get('rank'), 2)}, ar = "
             f"{phi(sim.get('ar_alpha'))} (α) / {phi(sim.get('ar_rank'))} (rank), "
-            f"layer_corr = {fmt(sim.get('layer_corr_alpha'), 2)} (α) / "
-            f"{fmt(sim.get('layer_corr_rank'), 2)} (rank), depth_sd = "
-            f"{fmt(sim.get('depth_sd_alpha'), 2)}."
+            f"layer_corr = {fmt(sim.get('layer_corr_alpha'), 2)}, rank_layer_corr = "
+            f"{fmt(sim.get('layer_corr_rank'), 2)}, depth_sd = "
+            f"{fmt(sim.get('depth_sd_alpha'), 2)}. `Noise()` defaults now: "
+            f"{noise.get('defaults') or 'not recorded'}."
         )
         self.figure(
             "noise.png",
             "Per-snapshot noise SD per layer of α (left) and relative noise "
             "of the stable rank (right), every run, coloured by condition.",
         )
+
+    def _noise_by_spacing(self, per_run: dict[str, Any]) -> None:
+        """Median over runs of the residual scale a k-times sparser probe sees, as a multiple
+        of every snapshot's: 1 for snapshot noise, √k for noise that drifts like a random walk."""
+        ratios: dict[tuple[str, int], list[float]] = {}
+        for fig in per_run.values():
+            for metric in ("alpha", "stable_rank"):
+                fields = (fig or {}).get(metric) or {}
+                base = fields.get("residual_sd_median")
+                for row in fields.get("by_spacing") or []:
+                    if base and row.get("residual_sd_median") is not None:
+                        ratio = row["residual_sd_median"] / base
+                        ratios.setdefault((metric, row["stride"]), []).append(ratio)
+        strides = sorted({k for _, k in ratios})
+        if not strides:
+            return
+        self.paragraph(
+            "The same noise as a sparser probe sees it: the residual scale when only every k-th "
+            "snapshot is kept, as a multiple of its scale at every snapshot (median over runs). "
+            "Snapshot noise stays at 1; noise that drifts like a random walk grows as √k ("
+            + ", ".join(f"{math.sqrt(k):.2f} at k = {k}" for k in strides)
+            + ")."
+        )
+        rows = [
+            [label, *[fmt(_median_of(ratios.get((metric, k), [])), 2) for k in strides]]
+            for metric, label in (("alpha", "α"), ("stable_rank", "stable rank (log)"))
+        ]
+        self.table(["", *[f"every {k}th snapshot" for k in strides]], rows)
 
     def runs(self) -> None:
         self.heading("Runs and loss curves")
@@ -780,6 +810,11 @@ class Page:
         errors = self.data.get("errors") or []
         self.lines += [f"- {e}" for e in errors] if errors else ["None: every analysis ran."]
         self.lines.append("")
+
+
+def _median_of(values: Any) -> float | None:
+    kept = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    return float(np.median(kept)) if kept else None
 
 
 def _verdict(value: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from analysis import Run
 from analysis.stats.noise import estimate_noise, run_noise
@@ -68,3 +69,32 @@ def test_run_noise_and_its_refusals() -> None:
     assert "needs ≥ 15 snapshots" in short.reason
     smooth = estimate_noise(separable(rng, (81, 8), 0.0, 0.97))
     assert "cannot be told from noise" in smooth.reason
+
+
+def _alpha_run(values: np.ndarray) -> Run:
+    steps, layers = np.arange(values.shape[0]) * 5, values.shape[1]
+    return Run.from_frame(
+        pd.DataFrame(
+            {
+                "step": np.repeat(steps, layers),
+                "layer": np.tile(np.arange(layers), len(steps)),
+                "kind": "q",
+                "alpha": (3.0 + values).ravel(),
+            }
+        )
+    )
+
+
+def test_a_sparser_probe_sees_snapshot_noise_unchanged_and_drift_grow() -> None:
+    """`stride`: the residual scale of white snapshot noise is the same when every 5th
+    snapshot is kept; a random walk's grows by √5 (its steps add up)."""
+    rng = np.random.default_rng(3)
+    white = _alpha_run(0.05 * rng.standard_normal((400, 8)))
+    dense, sparse = run_noise(white, "alpha"), run_noise(white, "alpha", stride=5)
+    assert np.median(sparse.residual_sd) == pytest.approx(np.median(dense.residual_sd), rel=0.15)
+    walk = _alpha_run(np.cumsum(0.01 * rng.standard_normal((400, 8)), axis=0))
+    dense, sparse = run_noise(walk, "alpha"), run_noise(walk, "alpha", stride=5)
+    grows = np.median(sparse.residual_sd) / np.median(dense.residual_sd)
+    assert grows == pytest.approx(np.sqrt(5), rel=0.2)
+    with pytest.raises(ValueError, match="stride must be a positive integer"):
+        run_noise(white, "alpha", stride=0)
