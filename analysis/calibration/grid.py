@@ -51,6 +51,8 @@ class Cell:
     def __str__(self) -> str:
         out = f"ρ_L {self.layer_corr:g}, AR {self.ar:g}"
         out += f", SD×(1+{self.depth_sd:g}x)" if self.depth_sd else ""
+        if self.rank_layer_corr is not None:
+            out += f" (stable rank ρ_L {self.rank_layer_corr:g})"
         return out + (f", α SD {self.alpha:g}, rank SD {self.rank:g}" if self.measured else "")
 
 
