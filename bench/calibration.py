@@ -22,6 +22,7 @@ import argparse
 import os
 import platform
 import time
+from dataclasses import replace
 
 from analysis.calibration.grid import (
     AR,
@@ -37,7 +38,7 @@ from analysis.calibration.grid import (
     worst,
 )
 from analysis.calibration.seed_rates import seed_rows
-from analysis.calibration.simulate import Noise
+from analysis.calibration.simulate import INDEPENDENT
 
 
 def _cell_rate(row: Row) -> str:
@@ -162,7 +163,8 @@ def main() -> None:
     print_persistence(persistence)
     if not args.quick:
         print("\ntests across seeds, 12 layers (independent noise; correlated 0.7, AR(1) 0.9)\n")
-        print_seeds(seed_rows(args.n, args.seed, 12, (Noise(), Noise(layer_corr=0.7, ar=0.9))))
+        smooth = replace(INDEPENDENT, layer_corr=0.7, ar=0.9)
+        print_seeds(seed_rows(args.n, args.seed, 12, (INDEPENDENT, smooth)))
     print(f"\n({time.perf_counter() - started:.0f} s)")
 
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 import itertools
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 
 from analysis.calibration import model_rates
 from analysis.calibration import profile_rates as prof
 from analysis.calibration import rates as cal
 from analysis.calibration.rates import Rate
-from analysis.calibration.simulate import Noise, Wave
+from analysis.calibration.simulate import INDEPENDENT, Noise, Wave
 
 DEPTHS = (8, 12, 24)
 LAYER_CORR = (0.0, 0.3, 0.5, 0.7)
@@ -86,7 +86,7 @@ class Measure:
 def _model_noise(cell: Cell) -> Noise:
     if cell.measured:
         return cell.noise()
-    return Noise(rank=0.01, alpha=0.1, ar=cell.ar, layer_corr=cell.layer_corr)
+    return replace(INDEPENDENT, alpha=0.1, ar=cell.ar, layer_corr=cell.layer_corr)
 
 
 @lru_cache(maxsize=64)
@@ -98,7 +98,7 @@ def _model_coverage(layers: int, n: int, seed: int, cell: Cell) -> dict[str, Rat
 def _planted_noise(cell: Cell) -> Noise:
     if cell.measured:
         return cell.noise()
-    return Noise(alpha=0.05, ar=cell.ar, layer_corr=cell.layer_corr)
+    return replace(INDEPENDENT, alpha=0.05, ar=cell.ar, layer_corr=cell.layer_corr)
 
 
 def _at_depth(

@@ -5,16 +5,18 @@ be AR(1) in time and correlated between adjacent layers. Each run goes through t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from analysis.calibration.rates import Rate
-from analysis.calibration.simulate import Noise, rel_depth
+from analysis.calibration.simulate import INDEPENDENT, Noise, rel_depth
 from analysis.lifecycle.timescale_model import fast_basis
 from analysis.lifecycle.two_timescale import fit_two_timescale
 from analysis.run import Run
 
-MODEL_NOISE = Noise(rank=0.01, alpha=0.1, ar=0.3)  # SD of c and of α per snapshot
+MODEL_NOISE = replace(INDEPENDENT, alpha=0.1, ar=0.3)  # SD of c and of α per snapshot
 TAU_FAST, TAU_SLOW, DELAY = 100.0, 600.0, 800.0
 
 

@@ -11,11 +11,19 @@ over the final third.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from analysis.calibration.rates import NOISE, STEPS, Rate, count
-from analysis.calibration.simulate import Noise, Profile, noisy_alpha, profile_alpha, rel_depth
+from analysis.calibration.simulate import (
+    INDEPENDENT,
+    Noise,
+    Profile,
+    noisy_alpha,
+    profile_alpha,
+    rel_depth,
+)
 from analysis.lifecycle.persistence import drift_test, final_third
 from analysis.lifecycle.quadratic import MIN_U_LAYERS, QuadraticFit, fit_with_noise
 from analysis.lifecycle.scaling import loglog_fit, vertex_shift_fit
@@ -26,7 +34,7 @@ PEAK_AT_LAST = Profile(k=1.0, vertex=1.0)  # α rises to its peak at the last la
 PLANTED_U = Profile(k=2.0, vertex=0.35)
 WEAK_U = Profile(k=0.5, vertex=0.5)
 TAIL = 0.1  # the profile's window: the final 10% of snapshots
-DRIFT_NOISE = Noise(alpha=0.02, ar=0.5)
+DRIFT_NOISE = replace(INDEPENDENT, alpha=0.02, ar=0.5)
 
 
 def window_mean(alpha: np.ndarray) -> np.ndarray:
@@ -131,7 +139,7 @@ def _amplitudes(
     return {k: np.stack(v, -1) for k, v in out.items()}, decided
 
 
-SCALING_NOISE = Noise(alpha=0.05)
+SCALING_NOISE = replace(INDEPENDENT, alpha=0.05)
 
 
 def _beta_nonzero(

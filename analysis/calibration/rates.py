@@ -20,6 +20,7 @@ import numpy as np
 from scipy import stats as sps
 
 from analysis.calibration.simulate import (
+    INDEPENDENT,
     Noise,
     Wave,
     compression_of,
@@ -45,7 +46,7 @@ STEPS = np.arange(0, 4001, 50).astype(float)  # 81 snapshots
 NULL_WAVE = Wave(delay=0.0, a0=0.4, a1=0.0)  # every layer compresses alike: a shared trend
 NO_REVERSAL = Wave(a1=0.0)  # a wave whose layers all end equally compressed
 WEAK_WAVE = Wave(delay=100.0, a1=0.0)  # a wave 100 steps from the first to the last layer
-NOISE = Noise()
+NOISE = INDEPENDENT  # the grid's baseline (simulate.INDEPENDENT)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,12 +7,14 @@ two-timescale claim is left out here (a model fit per run).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from analysis.calibration import profile_rates as prof
 from analysis.calibration import rates as cal
 from analysis.calibration.rates import NOISE, Rate, count
-from analysis.calibration.simulate import Noise, Wave, rel_depth
+from analysis.calibration.simulate import INDEPENDENT, Noise, Wave, rel_depth
 from analysis.lifecycle import reversal, seed_tests
 from analysis.lifecycle.asymmetry import group_noise, log_onset, timing_test
 from analysis.lifecycle.persistence import drift_test, final_third
@@ -85,7 +87,7 @@ def persistence_rate(
 
 def _alpha(noise: Noise) -> Noise:
     """The persistence rows' noise: α noise 0.02 per snapshot with `noise`'s correlations."""
-    return Noise(alpha=0.02, ar=max(noise.ar, 0.5), layer_corr=noise.layer_corr)
+    return replace(INDEPENDENT, alpha=0.02, ar=max(noise.ar, 0.5), layer_corr=noise.layer_corr)
 
 
 def seed_rows(

@@ -12,14 +12,14 @@ with 1% multiplicative noise on the stable rank and N(0, ALPHA_NOISE) noise on Î
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from analysis.calibration import simulate
-from analysis.calibration.simulate import Noise, Profile, Wave, write_run
+from analysis.calibration.simulate import INDEPENDENT, Noise, Profile, Wave, write_run
 
 STEPS = simulate.STEPS
 KINDS = ("k", "o", "q", "v")
@@ -34,7 +34,7 @@ TAU_S, ALPHA_INIT, ALPHA_TOP, K, VERTEX = (
     PROFILE.vertex,
 )
 ALPHA_NOISE = 0.05
-NOISE = Noise(rank=0.01, alpha=ALPHA_NOISE)
+NOISE = replace(INDEPENDENT, alpha=ALPHA_NOISE)
 UNIFORM = Wave(delay=0.0, a0=0.4, a1=0.0)
 WIDTH = simulate.WIDTH
 

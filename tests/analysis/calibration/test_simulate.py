@@ -20,5 +20,10 @@ def test_rank_and_alpha_noise_have_their_own_layer_correlation() -> None:
     assert abs(float(np.median(alpha_est.time_corr)) - 0.5) < 0.1
     assert abs(float(np.median(alpha_est.sd)) - 0.1) < 0.01
     assert abs(float(np.median(rank_est.sd)) - 0.02) < 0.002
-    same = stable_rank(np.random.default_rng(1), 60, np.zeros((81, 12)), Noise(layer_corr=0.5))
+    same = stable_rank(
+        np.random.default_rng(1),
+        60,
+        np.zeros((81, 12)),
+        Noise(layer_corr=0.5, rank_layer_corr=None),
+    )
     assert abs(float(np.median(estimate_noise(np.log(same)).layer_corr)) - 0.5) < 0.05

@@ -4,6 +4,7 @@ intervals; runs differing in anything else are refused with one line."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from scipy import stats as sps
 
 from analysis.__main__ import main
 from analysis.calibration import seed_rates
-from analysis.calibration.simulate import Noise, write_run
+from analysis.calibration.simulate import INDEPENDENT, write_run
 from analysis.lifecycle import seed_tests
 from analysis.lifecycle.seeds import across_seeds, interval
 from tests.analysis import planted
@@ -95,7 +96,7 @@ def test_claims_are_tested_across_seeds() -> None:
 def test_seed_level_tests_hold_when_layers_share_their_noise() -> None:
     """3 seeds, adjacent layers correlated 0.7 and AR(1) 0.9: the tests across seeds do not
     fire more than 5% of the time on nulls (binomial test at 1%)."""
-    noise = Noise(layer_corr=0.7, ar=0.9)
+    noise = replace(INDEPENDENT, layer_corr=0.7, ar=0.9)
     for rate in (
         seed_rates.wave_rate(12, 300, 3, seed=1, noise=noise),
         seed_rates.inverted_u_rate(12, 300, 3, seed=2, noise=noise),
