@@ -731,7 +731,7 @@ class Page:
             [label, *[fmt(_median_of(ratios.get((metric, k), [])), 2) for k in strides]]
             for metric, label in (("alpha", "α"), ("stable_rank", "stable rank (log)"))
         ]
-        self.table(["", *[f"every {k}th snapshot" for k in strides]], rows)
+        self.table(["", *[f"k = {k}" for k in strides]], rows)
 
     def runs(self) -> None:
         self.heading("Runs and loss curves")
@@ -773,8 +773,9 @@ class Page:
         self.paragraph(
             f"Training: {fmt_time(total)} over {len(timed)} timed runs (wall clock, start-up "
             f"included; {status.get('device', 'this machine')}). Analysis: "
-            f"{fmt_time(analysis)}. Whole `make study` this time: "
-            f"{fmt_time(status.get('seconds', 0))}."
+            f"{fmt_time(analysis)}. Together: {fmt_time(total + analysis)}; the invocation that "
+            f"wrote this page took {fmt_time(status.get('seconds', 0))} (finished runs are not "
+            f"trained again)."
         )
         rows = [
             [
