@@ -49,8 +49,8 @@ def run_figures(run_dir: str) -> dict[str, Any]:
             slope = _finite(b / a) if a > 0 else None
         out[metric] = {
             "sd": [_finite(v) for v in sd],
-            "sd_median": _median(sd),
-            "residual_sd_median": _median(est.residual_sd),
+            "sd_median": median_of_finite(sd),
+            "residual_sd_median": median_of_finite(est.residual_sd),
             "time_corr": _finite(est.time_corr),
             "layer_corr": _finite(est.layer_corr),
             "layer_corr_se": _finite(est.layer_corr_se),
@@ -79,7 +79,7 @@ def _by_spacing(run: Any, metric: str) -> list[dict[str, Any]]:
         out.append(
             {
                 "stride": k,
-                "residual_sd_median": _median(est.residual_sd),
+                "residual_sd_median": median_of_finite(est.residual_sd),
                 "time_corr": _finite(est.time_corr),
             }
         )
@@ -123,8 +123,8 @@ def seed_spread(
         count = np.isfinite(squares).sum(0)
         total = np.where(np.isfinite(squares), squares, 0.0).sum(0)
         within_se = np.where(count > 0, np.sqrt(total / np.maximum(count, 1)), np.nan)
-    seed_med = _median(seed_sd)
-    within_med = None if within_se is None else _median(within_se)
+    seed_med = median_of_finite(seed_sd)
+    within_med = None if within_se is None else median_of_finite(within_se)
     both = seed_med is not None and within_med is not None and within_med > 0
     out["alpha"] = {
         "seed_sd": [_finite(v) for v in seed_sd],
@@ -144,7 +144,7 @@ def seed_spread(
             if ci and len(layers) >= 3:
                 se = (ci[1] - ci[0]) / (2 * float(t_crit(len(layers) - 2)))
                 scatter.append(se * math.sqrt(np.sum((layers - layers.mean()) ** 2)))
-        onset_med = _median(onset_sd)
+        onset_med = median_of_finite(onset_sd)
         within_scatter = _finite(np.mean(scatter)) if scatter else None
         both = onset_med is not None and within_scatter
         out["onset"] = {
@@ -173,7 +173,7 @@ def _nanstd(values: np.ndarray) -> np.ndarray:
     return np.where(count >= 2, np.sqrt(var), np.nan)
 
 
-def _median(values: Any) -> float | None:
+def median_of_finite(values: Any) -> float | None:
     """Median of the finite values, or None when there are none."""
     values = np.asarray(values, float)
     values = values[np.isfinite(values)]
@@ -188,7 +188,7 @@ def simulator_defaults(noise: dict[str, dict[str, Any]], names: Sequence[str]) -
     def median(metric: str, key: str) -> float | None:
         values = [_finite((p.get(metric) or {}).get(key)) for p in picked]
         values = [v for v in values if v is not None]
-        return _median(values)
+        return median_of_finite(values)
 
     return {
         "runs": len(picked),

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from scripts.study.noise import median_of_finite
 from scripts.study.runner import fmt_time
 
 SUPPORTED, NOT_SUPPORTED, UNTESTABLE = "supported", "not supported", "cannot be tested here"
@@ -728,7 +729,7 @@ class Page:
             + ")."
         )
         rows = [
-            [label, *[fmt(_median_of(ratios.get((metric, k), [])), 2) for k in strides]]
+            [label, *[fmt(median_of_finite(ratios.get((metric, k), [])), 2) for k in strides]]
             for metric, label in (("alpha", "α"), ("stable_rank", "stable rank (log)"))
         ]
         self.table(["", *[f"k = {k}" for k in strides]], rows)
@@ -811,11 +812,6 @@ class Page:
         errors = self.data.get("errors") or []
         self.lines += [f"- {e}" for e in errors] if errors else ["None: every analysis ran."]
         self.lines.append("")
-
-
-def _median_of(values: Any) -> float | None:
-    kept = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    return float(np.median(kept)) if kept else None
 
 
 def _verdict(value: Any) -> str:
