@@ -43,11 +43,25 @@ def test_full_plan_has_the_sweep_the_seeds_and_the_ablations() -> None:
     sgd = plan.run("sgd", 8, 1)
     assert "optim.name=sgd" in sgd.overrides and "run.seed=1" in sgd.overrides
     assert {r.steps for r in plan.runs} == {1000}
-    assert {r.tokens_per_step for r in plan.runs} == {16 * 128}
+    assert {r.tokens_per_step for r in plan.runs} == {8 * 128}
     deep = [r.name for r in plan.selected(plan.pruning)]
     assert deep == ["adamw/L16/s0", "adamw/L12/s0", "adamw/L8/s0", "sgd/L8/s0", "synthetic/L8/s0"]
     assert len(plan.selected(plan.importance)) == 2 + 9
     assert plan.results == REPO / "docs" / "results.md"
+
+
+@pytest.mark.parametrize("name", ["full", "paper"])
+def test_synthetic_runs_never_see_a_token_twice(name: str) -> None:
+    """The synthetic condition's corpus is long enough for one pass over its training split."""
+    from spectral_jax.documents import VAL_FRACTION
+    from train.config import load_config
+
+    plan = load_plan(name)
+    for run in plan.group("synthetic"):
+        config = load_config(plan.base, list(run.overrides))
+        assert config.data.corpus == "synthetic"
+        train_tokens = config.data.synthetic_tokens * (1 - VAL_FRACTION)
+        assert train_tokens >= run.steps * run.tokens_per_step, run.name
 
 
 def test_paper_plan_uses_the_depth_configs() -> None:

@@ -24,7 +24,14 @@ from scripts.study import figures as study_figures
 from scripts.study.measure import ANALYSIS_DIR, Analyst
 from scripts.study.page import build_page
 from scripts.study.plan import REPO, PlanError, load_plan
-from scripts.study.runner import StudyError, Trainer, fmt_time, is_complete, read_state
+from scripts.study.runner import (
+    StudyError,
+    Trainer,
+    check_config,
+    fmt_time,
+    is_complete,
+    read_state,
+)
 
 STAGES = ("all", "train", "analyse", "page")
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -80,16 +87,26 @@ def status(seconds: float) -> dict[str, str | float]:
     }
 
 
+def run_state(plan, run) -> str:
+    """`complete`, `to train`, or `other settings` for a run directory the study would refuse."""
+    try:
+        check_config(plan, run)
+    except PlanError:
+        return "other settings (refused: move it away)"
+    return "complete" if is_complete(run) else "to train"
+
+
 def dry_run(plan) -> int:
     trainer = Trainer(plan)
     print(f"study '{plan.name}': {len(plan.runs)} runs under {plan.runs_dir}")
+    states = {run.name: run_state(plan, run) for run in plan.runs}
     for run in plan.runs:
-        state = "complete" if is_complete(run) else "to train"
+        state = states[run.name]
         print(
             f"  {run.name:28s} {run.depth:3d} layers  {run.steps:6d} steps  "
             f"{run.params / 1e6:6.2f}M params  {state}"
         )
-    todo = [(r, 0) for r in plan.runs if not is_complete(r)]
+    todo = [(r, 0) for r in plan.runs if states[r.name] != "complete"]
     print(f"estimated training time: {fmt_time(trainer.progress.seconds(todo))}")
     return 0
 
