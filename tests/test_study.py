@@ -175,6 +175,28 @@ def test_a_run_directory_with_other_settings_is_refused(tmp_path: Path) -> None:
     check_config(plan, run)  # the plan's own settings: accepted
 
 
+def test_dry_run_names_each_runs_state_and_counts_refused_runs_as_to_train(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scripts.study.__main__ import dry_run
+    from train.config import load_config, save_config
+
+    plan = quick(tmp_path)
+    finished, changed = plan.runs
+    fake_finished(finished)
+    fake_finished(changed)
+    save_config(load_config(plan.base, list(finished.overrides)), finished.run_dir / "config.yaml")
+    save_config(
+        load_config(plan.base, [*changed.overrides, "optim.lr=0.5"]),
+        changed.run_dir / "config.yaml",
+    )
+    assert dry_run(plan) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert next(x for x in lines if finished.name in x).endswith("complete")
+    assert "other settings" in next(x for x in lines if changed.name in x)
+    assert lines[-1] != "estimated training time: 0s"  # the refused run still has to train
+
+
 def test_bend_tells_a_straight_loss_from_a_bent_one() -> None:
     steps = np.arange(0, 1000, 10)
     straight = [(int(s), 6.0 - 0.002 * s) for s in steps]

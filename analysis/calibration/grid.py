@@ -42,7 +42,8 @@ class Cell:
     alpha: float = 0.2  # SD of α per snapshot
     rank: float = 0.01  # relative SD of the stable rank per snapshot
     offset: float = 0.0  # SD of fixed per-layer offsets of α
-    rank_layer_corr: float | None = None  # the stable rank's, where it differs from α's
+    rank_ar: float | None = None  # the stable rank's AR(1) in time, where it differs from α's
+    rank_layer_corr: float | None = None  # the stable rank's layer correlation, likewise
     measured: bool = False  # SDs as measured: rows that set their own SD take the cell's
 
     def noise(self) -> Noise:
@@ -51,6 +52,8 @@ class Cell:
     def __str__(self) -> str:
         out = f"ρ_L {self.layer_corr:g}, AR {self.ar:g}"
         out += f", SD×(1+{self.depth_sd:g}x)" if self.depth_sd else ""
+        if self.rank_ar is not None:
+            out += f" (stable rank AR {self.rank_ar:g})"
         if self.rank_layer_corr is not None:
             out += f" (stable rank ρ_L {self.rank_layer_corr:g})"
         return out + (f", α SD {self.alpha:g}, rank SD {self.rank:g}" if self.measured else "")

@@ -5,18 +5,21 @@ harness (`analysis.calibration.rates`); `frame()` turns one of them into the sto
 `write_run()` writes it as a run directory with the store's own writer.
 
 Noise levels (`Noise`) default to what real runs show: the study's seven AdamW/Shakespeare runs
-(`make study`, `docs/results.md`: L = 4–16 and three seeds at L = 8, d_model 128, probed every 5
-steps), medians over runs of `analysis.stats.noise.run_noise`. Per snapshot, α scatters by 0.06
-(runs: 0.04–0.18) and the stable rank by 1.7% (1.6–1.9%); both are AR(1) at the estimator's
-ceiling, φ ≥ 0.95, at every probe spacing from 5 to 50 steps (the SD grows with the spacing:
-the noise drifts more like a random walk than it flickers); adjacent layers' α noise is not
-correlated (−0.12 to 0.03) but the stable rank's is (0.27; 0.04 at L = 4 to 0.46 at L = 16);
-the SD has no consistent trend with depth (linear slopes −1.1 to +0.75 across runs, so
-`depth_sd` stays 0); and seeds' final α profiles differ by less than one run's noise predicts
-(ratio 0.6), so there are no fixed per-layer offsets. `ar` makes the noise AR(1) in time,
+(`make study`, `docs/results.md`: L = 4–16 and three seeds at L = 8, d_model 128, 8 × 128 tokens
+per step, probed every 5 steps), medians over runs of `analysis.stats.noise.run_noise`. Per
+snapshot, α scatters by 0.019 (median over layers; runs 0.012–0.042) and the stable rank by
+2.1% (1.8–2.2%). α's noise is AR(1) with φ = 0.84 in time (runs 0.62 to ≥ 0.95), the stable
+rank's at the estimator's ceiling, φ ≥ 0.95 (`rank_ar`), and both grow with the probe spacing
+(the noise drifts more like a random walk than it flickers). Adjacent layers' α noise is barely
+correlated (0.04; runs −0.03 to 0.07), the stable rank's is (0.30; 0.21 to 0.40). The first
+layer's α is 3–10× noisier than the rest, which are flat over depth: a linear trend
+(`depth_sd`, fitted −0.66 to −1.0) would describe that as noise falling steadily with depth,
+which it does not, so `depth_sd` stays 0. Seeds' final α profiles differ by a little more than
+one run's noise predicts (ratio 1.2): fixed per-layer offsets of SD 0.015 (`offset`).
+`ar` makes the noise AR(1) in time,
 `layer_corr` AR(1) across depth (adjacent layers' noise correlated: noise smooth over depth,
-which makes smooth depth trends of its own; `rank_layer_corr` the stable rank's where it
-differs), `depth_sd` makes the SD grow with depth (× (1 + depth_sd·x)), and `offset` adds fixed
+which makes smooth depth trends of its own; `rank_ar` and `rank_layer_corr` the stable rank's
+where they differ), `depth_sd` makes the SD grow with depth (× (1 + depth_sd·x)), and `offset` adds fixed
 per-layer offsets (a layer that is a little different from its neighbours for the whole run).
 The noise is separable: its correlation between layers is the same at every snapshot, and its
 correlation in time the same in every layer.
@@ -45,31 +48,36 @@ WIDTH = 16  # singular values per matrix in written stores
 class Noise:
     """Noise of the simulated measurements (see the module docstring)."""
 
-    rank: float = 0.017  # relative SD of the stable rank per snapshot
-    alpha: float = 0.06  # SD of α per layer and snapshot
-    ar: float = 0.95  # AR(1) coefficient over snapshots
-    layer_corr: float = 0.0  # AR(1) coefficient over layers (correlation of adjacent layers)
-    rank_layer_corr: float | None = 0.27  # the stable rank's, where it differs from α's
+    rank: float = 0.021  # relative SD of the stable rank per snapshot
+    alpha: float = 0.019  # SD of α per layer and snapshot
+    ar: float = 0.84  # AR(1) coefficient over snapshots
+    layer_corr: float = 0.04  # AR(1) coefficient over layers (correlation of adjacent layers)
+    rank_ar: float | None = 0.95  # the stable rank's AR(1) in time, where it differs from α's
+    rank_layer_corr: float | None = 0.3  # the stable rank's layer correlation, likewise
     depth_sd: float = 0.0  # SD × (1 + depth_sd·x) at relative depth x
-    offset: float = 0.0  # SD of fixed per-layer offsets of α
+    offset: float = 0.015  # SD of fixed per-layer offsets of α
 
     def draw(
         self, rng: np.random.Generator, shape: tuple[int, ...], *, rank: bool = False
     ) -> np.ndarray:
         """Unit noise `[..., T, L]` with this time and layer correlation and depth profile
-        (`rank`: the stable rank's layer correlation)."""
+        (`rank`: the stable rank's time and layer correlation)."""
         scale = 1 + self.depth_sd * rel_depth(shape[-1])
-        layer = self.layer_corr
+        time, layer = self.ar, self.layer_corr
+        if rank and self.rank_ar is not None:
+            time = self.rank_ar
         if rank and self.rank_layer_corr is not None:
             layer = self.rank_layer_corr
-        return ar1(rng, shape, self.ar, layer) * scale
+        return ar1(rng, shape, time, layer) * scale
 
 
 # The calibration's baseline, set before real runs were measured: independent snapshots and
 # layers, stable rank 1% and α 0.2 per snapshot. The grid's cells and the harness's named noises
 # vary it one figure at a time (`dataclasses.replace(INDEPENDENT, ...)`), so their rates do not
 # move when `Noise()`'s measured defaults do.
-INDEPENDENT = Noise(rank=0.01, alpha=0.2, ar=0.0, layer_corr=0.0, rank_layer_corr=None)
+INDEPENDENT = Noise(
+    rank=0.01, alpha=0.2, ar=0.0, layer_corr=0.0, rank_ar=None, rank_layer_corr=None, offset=0.0
+)
 
 
 @dataclass(frozen=True, kw_only=True)
