@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pytest
+
 from tests.helpers import REPO
 
 STAGES = (
@@ -18,6 +20,17 @@ STAGES = (
 )
 
 
+def test_the_script_parses() -> None:
+    """`bash -n`: a syntax error anywhere in the script, not only on the paths a run takes."""
+    proc = subprocess.run(
+        ["bash", "-n", "scripts/check_accelerator.sh"], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+# About 100 s on 2 cores (two pytest sessions, a demo and two benches, each a fresh process):
+# `make test-slow`. Each stage's code is tested in the default run on its own.
+@pytest.mark.slow
 def test_dry_run_on_cpu_passes_every_stage() -> None:
     proc = subprocess.run(
         ["bash", "scripts/check_accelerator.sh", "--cpu"],

@@ -4,6 +4,7 @@ section of the page written; run again, nothing is trained)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import subprocess
@@ -29,12 +30,18 @@ from scripts.study.runner import Trainer, check_config, is_complete, last_step
 from tests.helpers import REPO, cli_env
 
 
+@functools.cache
+def shipped_plan(name: str):
+    """A shipped plan, resolved once per session (resolving builds every run's config)."""
+    return load_plan(name)
+
+
 def quick(tmp_path: Path, *extra: str):
     return load_plan("quick", [f"runs_dir={tmp_path / 'runs'}", *extra])
 
 
 def test_full_plan_has_the_sweep_the_seeds_and_the_ablations() -> None:
-    plan = load_plan("full")
+    plan = shipped_plan("full")
     names = [r.name for r in plan.runs]
     assert names[:5] == [f"adamw/L{d}/s0" for d in (4, 6, 8, 12, 16)]
     for cond in ("adamw", "sgd", "synthetic"):
@@ -56,7 +63,7 @@ def test_synthetic_runs_never_see_a_token_twice(name: str) -> None:
     from spectral_jax.documents import VAL_FRACTION
     from train.config import load_config
 
-    plan = load_plan(name)
+    plan = shipped_plan(name)
     for run in plan.group("synthetic"):
         config = load_config(plan.base, list(run.overrides))
         assert config.data.corpus == "synthetic"
@@ -65,7 +72,7 @@ def test_synthetic_runs_never_see_a_token_twice(name: str) -> None:
 
 
 def test_paper_plan_uses_the_depth_configs() -> None:
-    plan = load_plan("paper")
+    plan = shipped_plan("paper")
     assert plan.base == REPO / "configs" / "depth" / "L8.yaml"
     assert sorted(r.depth for r in plan.sweep()) == [4, 8, 12, 16, 24, 36]
     assert plan.results != REPO / "docs" / "results.md"  # never overwrites the CPU study's page
