@@ -42,8 +42,9 @@ demo: install
 test: install-test
 	@echo "==> ruff"
 	@$(PY) -m ruff check .
-	@echo "==> pytest (slow tests excluded: make test-slow)"
-	$(PY) -m pytest -q
+	@echo "==> pytest (slow tests excluded: make test-slow), one worker per core"
+	@# --dist loadfile: a module's tests share one worker, so module fixtures (trained runs) are built once.
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 test-slow: install-test
 	$(PY) -m pytest -q -m slow
