@@ -227,10 +227,12 @@ class Trainer:
             "last_session_seconds": seconds,
         }
         write_state(self.plan, self.state)
-        self.say(
-            f"[{index}/{total}] {run.name}: done in {fmt_time(seconds)} "
-            f"({steps_done / max(seconds - first, 1e-9):.2f} steps/s after {first:.0f}s start-up)"
+        rate = (
+            f"{steps_done / max(seconds - first, 1e-9):.2f} steps/s after {first:.0f}s start-up"
+            if steps_done
+            else "no steps left: the final checkpoint only"
         )
+        self.say(f"[{index}/{total}] {run.name}: done in {fmt_time(seconds)} ({rate})")
 
     def _watch(
         self,
